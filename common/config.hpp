@@ -1,0 +1,106 @@
+// config.hpp - the one TOML file shared by aviary-smtpd, aviary-pop3d and aviaryctl.
+//
+// Loading validates everything up front: a program that starts has a config
+// it can serve with, and a bad one stops it with a message naming the file,
+// line and key (SPEC.md, "Configuration").
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/password.hpp"
+#include "common/result.hpp"
+
+namespace aviary {
+
+inline constexpr const char* default_config_path = "/etc/aviary/aviary.toml";
+
+// An address to listen on or connect to. `host` is an IP literal without
+// brackets, or (for next hops only) a lowercase host name.
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+
+  // "1.2.3.4:25", "[::1]:25", "mx.partner.test:25".
+  std::string to_string() const;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+struct Config {
+  std::string source;    // the file it was loaded from
+  std::string hostname;  // default: gethostname()
+
+  struct Storage {
+    std::string path = "/var/lib/aviary";
+    std::uint64_t map_size = 16ull << 30;
+  } storage;
+
+  struct Tls {
+    std::string certificate;
+    std::string private_key;
+    bool enabled() const { return !certificate.empty() && !private_key.empty(); }
+  } tls;
+
+  struct Smtpd {
+    std::vector<Endpoint> listen;       // default 0.0.0.0:25 and [::]:25
+    std::vector<Endpoint> submission;   // default 0.0.0.0:587, [::]:587 with [tls], else none
+    std::vector<Endpoint> submissions;  // default 0.0.0.0:465, [::]:465 with [tls], else none
+    std::uint64_t max_message_size = 35ull << 20;
+    std::uint32_t max_recipients = 100;
+    std::optional<Endpoint> metrics;    // default 127.0.0.1:9101; "" disables
+  } smtpd;
+
+  struct Pop3d {
+    std::vector<Endpoint> listen;      // default 0.0.0.0:110, [::]:110
+    std::vector<Endpoint> tls_listen;  // default 0.0.0.0:995, [::]:995 with [tls], else none
+    bool allow_plaintext_auth = false;
+    std::optional<Endpoint> metrics;   // default 127.0.0.1:9102; "" disables
+  } pop3d;
+
+  struct Relay {
+    std::optional<Endpoint> dns;              // nullopt = the system resolver
+    std::uint16_t smtp_port = 25;
+    std::optional<Endpoint> smarthost;        // nullopt = deliver to MX hosts
+    std::map<std::string, Endpoint> routes;   // lowercase domain -> next hop
+    std::vector<std::chrono::seconds> retry;  // default 1m 5m 15m 1h 2h 4h; the last repeats
+    std::chrono::seconds max_queue_time{5 * 86400};
+  } relay;
+
+  PasswordParams password;  // optional [password] table: memory, iterations, parallelism
+};
+
+// What load_config and parse_config throw; what() is the whole message,
+// "<file>:<line>: <key>: <what is wrong>", ready for stderr.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads and validates `path`. Throws ConfigError.
+Config load_config(const std::string& path);
+// Validates TOML text; `source_name` is the file name used in messages and in
+// Config::source. Throws ConfigError.
+Config parse_config(std::string_view toml_text, const std::string& source_name);
+
+// Which hosts an endpoint may name.
+enum class HostKind {
+  ip_literal,  // listeners, metrics, DNS: something bind()/connect() takes as is
+  any,         // next hops: also a host name, resolved when mail is sent
+};
+
+// "IPv4:PORT", "[IPv6]:PORT" or, with HostKind::any, "name:PORT". IP literals
+// come back in canonical form ("[0::1]" -> "::1"), names in lowercase. The
+// error message says what is wrong, without the key.
+Result<Endpoint> parse_endpoint(std::string_view text, HostKind kind);
+
+// A plausible ASCII domain name: LDH labels of 1-63 octets, 253 octets in
+// all, a last label that is not all digits (so "1.2.3" is not a name).
+bool is_domain_name(std::string_view name);
+
+}  // namespace aviary

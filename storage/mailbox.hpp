@@ -1,0 +1,54 @@
+// mailbox.hpp - a user's messages: append, list, read, delete, quota, UIDs.
+//
+// A message in a mailbox is a per-copy header prefix (Return-Path,
+// Delivered-To) plus a shared blob. UIDs grow per user and never repeat;
+// the UIDL "<user id>.<uid>" is unique across the store forever.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+#include "storage/txn.hpp"
+
+namespace aviary::storage {
+
+struct MessageInfo {
+  std::uint32_t uid = 0;
+  std::uint64_t size = 0;      // prefix + body, the size quota and POP3 count
+  std::int64_t arrival = 0;    // unix seconds
+  std::string uidl;
+  std::uint64_t blob_id = 0;
+};
+
+struct MailboxStat {
+  std::uint64_t messages = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t quota = 0;  // 0 = none
+};
+
+// Appends a copy of blob `blob_id` with its own header prefix. Fails with
+// not_found (no such user or blob) or over_quota; takes one blob reference.
+Result<std::uint32_t> append_message(WriteTxn& txn, std::string_view address_key,
+                                     std::uint64_t blob_id, std::string_view prefix,
+                                     std::int64_t arrival);
+
+// True if `size` more bytes fit in the user's quota.
+bool fits_quota(const Txn& txn, std::string_view address_key, std::uint64_t size);
+
+std::vector<MessageInfo> list_messages(const Txn& txn, std::string_view address_key);
+std::optional<MailboxStat> mailbox_stat(const Txn& txn, std::string_view address_key);
+// The whole message: prefix followed by the body.
+std::optional<std::string> read_message(const Txn& txn, std::string_view address_key,
+                                        std::uint32_t uid);
+// Deletes all of `uids` or, if one is missing, none (not_found).
+Status delete_messages(WriteTxn& txn, std::string_view address_key,
+                       std::span<const std::uint32_t> uids);
+// Deletes every message of the user (used when the user goes).
+void delete_mailbox(WriteTxn& txn, std::uint64_t user_id);
+
+}  // namespace aviary::storage

@@ -1,0 +1,108 @@
+// queue.cpp - the durable outbound queue (see queue.hpp).
+#include "storage/queue.hpp"
+
+#include "storage/blob.hpp"
+#include "storage/codec.hpp"
+
+namespace aviary::storage {
+namespace {
+
+std::string due_key(std::int64_t when, std::uint64_t id) {
+  return be64(static_cast<std::uint64_t>(when < 0 ? 0 : when)) + be64(id);
+}
+
+std::string encode(const QueueEntry& e) {
+  Encoder out;
+  out.u8(record_v1).str(e.sender).u64(e.blob_id).i64(e.created).i64(e.next_attempt).u32(e.attempts);
+  out.u32(static_cast<std::uint32_t>(e.recipients.size()));
+  for (const auto& r : e.recipients) out.str(r.address).u8(static_cast<std::uint8_t>(r.status)).str(r.diagnostic);
+  return out.take();
+}
+
+QueueEntry decode(std::uint64_t id, std::string_view raw) {
+  Decoder in(raw, "queue");
+  in.version(record_v1);
+  QueueEntry e;
+  e.id = id;
+  e.sender = in.str();
+  e.blob_id = in.u64();
+  e.created = in.i64();
+  e.next_attempt = in.i64();
+  e.attempts = in.u32();
+  std::uint32_t n = in.u32();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    QueueRecipient r;
+    r.address = in.str();
+    std::uint8_t status = in.u8();
+    if (status > static_cast<std::uint8_t>(RecipientStatus::failed)) {
+      throw Failure(Errc::storage, "corrupt queue record " + std::to_string(id));
+    }
+    r.status = static_cast<RecipientStatus>(status);
+    r.diagnostic = in.str();
+    e.recipients.push_back(std::move(r));
+  }
+  return e;
+}
+
+}  // namespace
+
+std::uint64_t enqueue(WriteTxn& txn, std::string_view sender, const std::vector<std::string>& recipients,
+                      std::uint64_t blob_id, std::int64_t now) {
+  QueueEntry e;
+  e.id = txn.next_id(meta_next_queue_id);
+  e.sender = std::string(sender);
+  e.blob_id = blob_id;
+  e.created = now;
+  e.next_attempt = now;
+  for (const auto& r : recipients) e.recipients.push_back(QueueRecipient{r, RecipientStatus::pending, {}});
+  ref_blob(txn, blob_id);
+  txn.put(Table::queue, be64(e.id), encode(e));
+  txn.put(Table::queue_due, due_key(e.next_attempt, e.id), {});
+  return e.id;
+}
+
+std::optional<QueueEntry> find_queued(const Txn& txn, std::uint64_t id) {
+  auto raw = txn.get(Table::queue, be64(id));
+  if (!raw) return std::nullopt;
+  return decode(id, *raw);
+}
+
+std::vector<std::uint64_t> due_entries(const Txn& txn, std::int64_t now, std::size_t limit) {
+  std::vector<std::uint64_t> out;
+  txn.scan(Table::queue_due, {}, [&](std::string_view key, std::string_view) {
+    if (out.size() >= limit || static_cast<std::int64_t>(read_be64(key)) > now) return false;
+    out.push_back(read_be64(key.substr(8)));
+    return true;
+  });
+  return out;
+}
+
+Status update_queued(WriteTxn& txn, const QueueEntry& entry) {
+  auto old = find_queued(txn, entry.id);
+  if (!old) return Error{Errc::not_found, "no queue entry " + std::to_string(entry.id)};
+  if (old->blob_id != entry.blob_id) return Error{Errc::invalid, "a queue entry keeps its message"};
+  txn.erase(Table::queue_due, due_key(old->next_attempt, entry.id));
+  txn.put(Table::queue, be64(entry.id), encode(entry));
+  txn.put(Table::queue_due, due_key(entry.next_attempt, entry.id), {});
+  return {};
+}
+
+Status remove_queued(WriteTxn& txn, std::uint64_t id) {
+  auto old = find_queued(txn, id);
+  if (!old) return Error{Errc::not_found, "no queue entry " + std::to_string(id)};
+  txn.erase(Table::queue_due, due_key(old->next_attempt, id));
+  txn.erase(Table::queue, be64(id));
+  unref_blob(txn, old->blob_id);
+  return {};
+}
+
+std::vector<QueueEntry> list_queue(const Txn& txn) {
+  std::vector<QueueEntry> out;
+  txn.scan(Table::queue, {}, [&](std::string_view key, std::string_view raw) {
+    out.push_back(decode(read_be64(key), raw));
+    return true;
+  });
+  return out;
+}
+
+}  // namespace aviary::storage

@@ -1,0 +1,50 @@
+// queue.hpp - the durable outbound queue.
+//
+// One entry per accepted message with remote recipients: the sender, a
+// reference to the body blob, and per recipient its own status, so that each
+// recipient is delivered at most once whatever happens to the others. The
+// queue_due index orders entries by their next attempt.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "storage/txn.hpp"
+
+namespace aviary::storage {
+
+enum class RecipientStatus : std::uint8_t { pending = 0, delivered = 1, failed = 2 };
+
+struct QueueRecipient {
+  std::string address;
+  RecipientStatus status = RecipientStatus::pending;
+  std::string diagnostic;  // the last reply or error for this recipient
+};
+
+struct QueueEntry {
+  std::uint64_t id = 0;
+  std::string sender;  // "" = the null sender
+  std::uint64_t blob_id = 0;
+  std::int64_t created = 0;
+  std::int64_t next_attempt = 0;
+  std::uint32_t attempts = 0;
+  std::vector<QueueRecipient> recipients;
+};
+
+// Queues `recipients` for the blob (takes one reference); returns the id.
+std::uint64_t enqueue(WriteTxn& txn, std::string_view sender,
+                      const std::vector<std::string>& recipients, std::uint64_t blob_id,
+                      std::int64_t now);
+std::optional<QueueEntry> find_queued(const Txn& txn, std::uint64_t id);
+// Ids of entries due at or before `now`, oldest due first.
+std::vector<std::uint64_t> due_entries(const Txn& txn, std::int64_t now, std::size_t limit);
+// Rewrites an entry (status, attempts, next attempt) and its place in the index.
+Status update_queued(WriteTxn& txn, const QueueEntry& entry);
+// Removes an entry and drops its blob reference.
+Status remove_queued(WriteTxn& txn, std::uint64_t id);
+std::vector<QueueEntry> list_queue(const Txn& txn);
+
+}  // namespace aviary::storage

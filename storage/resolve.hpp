@@ -1,0 +1,29 @@
+// resolve.hpp - recipient resolution: from an envelope address to mailboxes.
+//
+// Order per address: an alias of that exact address, the user, the user or
+// alias of the address without its "+tag", then the domain's catch-all.
+// Aliases expand recursively (depth limit, loop detection); targets outside
+// the hosted domains are remote recipients; duplicates are removed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/address.hpp"
+#include "storage/txn.hpp"
+
+namespace aviary::storage {
+
+inline constexpr int max_alias_depth = 10;
+
+struct Resolution {
+  enum class Outcome { deliver, not_hosted, unknown_user, loop };
+  Outcome outcome = Outcome::unknown_user;
+  std::vector<std::string> local;   // canonical user addresses, each once
+  std::vector<std::string> remote;  // canonical addresses outside our domains, each once
+  std::string detail;               // why, for loop and unknown_user
+};
+
+Resolution resolve_recipient(const Txn& txn, const Address& recipient);
+
+}  // namespace aviary::storage

@@ -1,0 +1,227 @@
+// storage_process_test.cpp - several processes on one store; processes killed
+// after a commit and in the middle of one.
+//
+// Each child opens its own Env after fork (an LMDB environment must never
+// cross a fork) and leaves with _exit so that no test state is torn down twice.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "storage/blob.hpp"
+#include "storage/mailbox.hpp"
+#include "storage/writer.hpp"
+#include "tests/support/store_fixture.hpp"
+
+namespace aviary::test {
+namespace {
+
+using storage::ReadTxn;
+using storage::WriteTxn;
+
+constexpr std::uint64_t map_size = 256ull << 20;
+
+storage::EnvOptions options(const TempDir& dir) { return {dir.file("store"), map_size}; }
+
+Status append(WriteTxn& t, const std::string& rcpt, const std::string& body) {
+  auto blob = storage::put_blob(t, body);
+  auto uid = storage::append_message(t, rcpt, blob, "Delivered-To: " + rcpt + "\r\n", 0);
+  return uid ? Status{} : Status{uid.error()};
+}
+
+void setup_store(const TempDir& dir, const std::vector<std::string>& users) {
+  storage::Env env(options(dir));
+  ASSERT_TRUE(storage::write_once(env, [&](WriteTxn& t) -> Status {
+    if (auto s = storage::add_domain(t, "example.test"); !s) return s;
+    for (const auto& u : users) {
+      auto user = storage::add_user(t, addr(u), "$argon2id$x", 0);
+      if (!user) return user.error();
+    }
+    return {};
+  }).ok());
+}
+
+// Everything the mailbox says about itself agrees with what it holds.
+void expect_consistent(storage::Env& env, const std::string& rcpt) {
+  ReadTxn txn(env);
+  auto stat = storage::mailbox_stat(txn, rcpt);
+  ASSERT_TRUE(stat);
+  auto messages = storage::list_messages(txn, rcpt);
+  std::uint64_t bytes = 0;
+  for (const auto& m : messages) {
+    bytes += m.size;
+    auto full = storage::read_message(txn, rcpt, m.uid);
+    ASSERT_TRUE(full) << "message " << m.uid << " lost its body";
+    EXPECT_EQ(full->size(), m.size);
+    EXPECT_EQ(storage::blob_refcount(txn, m.blob_id), 1u);
+  }
+  EXPECT_EQ(stat->messages, messages.size());
+  EXPECT_EQ(stat->bytes, bytes);
+}
+
+pid_t fork_child(const std::function<void()>& body) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    try {
+      body();
+    } catch (...) {
+      _exit(3);
+    }
+    _exit(0);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST(StorageProcesses, TwoProcessesWriteTheSameStoreAtOnce) {
+  TempDir dir;
+  setup_store(dir, {"alice@example.test", "bob@example.test"});
+  constexpr int per_process = 300;
+  auto writer_process = [&](const std::string& rcpt) {
+    return fork_child([&, rcpt] {
+      storage::Env env(options(dir));
+      storage::Writer writer(env);
+      // Eight threads per process, so both group commit and LMDB's
+      // inter-process write lock are exercised.
+      std::vector<std::thread> threads;
+      std::atomic<int> failures{0};
+      for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+          for (int i = t; i < per_process; i += 8) {
+            std::string body = "Subject: " + std::to_string(i) + "\r\n\r\n" + std::string(1000, 'x');
+            if (!writer.run([&](WriteTxn& txn) { return append(txn, rcpt, body); }).ok()) ++failures;
+          }
+        });
+      }
+      for (auto& th : threads) th.join();
+      if (failures) _exit(4);
+    });
+  };
+  pid_t a = writer_process("alice@example.test");
+  pid_t b = writer_process("bob@example.test");
+  ASSERT_EQ(wait_exit(a), 0);
+  ASSERT_EQ(wait_exit(b), 0);
+
+  storage::Env env(options(dir));
+  for (const char* rcpt : {"alice@example.test", "bob@example.test"}) {
+    SCOPED_TRACE(rcpt);
+    ReadTxn txn(env);
+    EXPECT_EQ(storage::list_messages(txn, rcpt).size(), static_cast<std::size_t>(per_process));
+    expect_consistent(env, rcpt);
+  }
+}
+
+TEST(StorageProcesses, KilledRightAfterACommitKeepsTheData) {
+  TempDir dir;
+  setup_store(dir, {"alice@example.test"});
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t child = fork_child([&] {
+    storage::Env env(options(dir));
+    storage::Writer writer(env);
+    if (!writer.run([](WriteTxn& t) { return append(t, "alice@example.test", "kept after SIGKILL"); }).ok()) _exit(4);
+    char c = 'c';
+    (void)!write(ready[1], &c, 1);  // the commit returned: tell the parent
+    pause();
+  });
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  kill(child, SIGKILL);
+  EXPECT_EQ(wait_exit(child), 128 + SIGKILL);
+  close(ready[0]);
+  close(ready[1]);
+
+  storage::Env env(options(dir));
+  ReadTxn txn(env);
+  auto messages = storage::list_messages(txn, "alice@example.test");
+  ASSERT_EQ(messages.size(), 1u);
+  auto full = storage::read_message(txn, "alice@example.test", messages[0].uid);
+  EXPECT_NE(full->find("kept after SIGKILL"), std::string::npos);
+}
+
+TEST(StorageProcesses, KilledInTheMiddleOfAWriteLeavesNothingAndReleasesTheLock) {
+  TempDir dir;
+  setup_store(dir, {"alice@example.test"});
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t child = fork_child([&] {
+    storage::Env env(options(dir));
+    (void)storage::write_once(env, [&](WriteTxn& t) -> Status {
+      // A large body and the mailbox entry are written but not committed.
+      if (auto s = append(t, "alice@example.test", std::string(4 << 20, 'h')); !s) return s;
+      char c = 'w';
+      (void)!write(ready[1], &c, 1);
+      pause();
+      return {};
+    });
+  });
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  kill(child, SIGKILL);
+  EXPECT_EQ(wait_exit(child), 128 + SIGKILL);
+  close(ready[0]);
+  close(ready[1]);
+
+  storage::Env env(options(dir));
+  {
+    ReadTxn txn(env);
+    EXPECT_TRUE(storage::list_messages(txn, "alice@example.test").empty());
+    EXPECT_EQ(storage::mailbox_stat(txn, "alice@example.test")->bytes, 0u);
+    EXPECT_FALSE(storage::blob_refcount(txn, 1));  // the half-written blob is not there
+  }
+  // The dead writer held LMDB's write lock; the next writer must get it.
+  auto next = std::async(std::launch::async, [&] {
+    return storage::write_once(env, [](WriteTxn& t) { return append(t, "alice@example.test", "after"); });
+  });
+  ASSERT_EQ(next.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "write lock never released";
+  EXPECT_TRUE(next.get().ok());
+  expect_consistent(env, "alice@example.test");
+}
+
+TEST(StorageProcesses, KilledAtRandomMomentsUnderLoadStaysConsistent) {
+  TempDir dir;
+  setup_store(dir, {"alice@example.test"});
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE(round);
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t child = fork_child([&] {
+      storage::Env env(options(dir));
+      storage::Writer writer(env);
+      char c = 'r';
+      (void)!write(ready[1], &c, 1);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&] {
+          for (int i = 0; i < 100000; ++i) {
+            (void)writer.run([&](WriteTxn& txn) { return append(txn, "alice@example.test", std::string(3000 + i % 500, 'k')); });
+          }
+        });
+      }
+      for (auto& th : threads) th.join();
+    });
+    char c;
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30 + 37 * round));
+    kill(child, SIGKILL);
+    EXPECT_EQ(wait_exit(child), 128 + SIGKILL);
+    close(ready[0]);
+    close(ready[1]);
+    storage::Env env(options(dir));
+    expect_consistent(env, "alice@example.test");
+  }
+  storage::Env env(options(dir));
+  ReadTxn txn(env);
+  EXPECT_GT(storage::list_messages(txn, "alice@example.test").size(), 0u) << "the children never committed";
+}
+
+}  // namespace
+}  // namespace aviary::test

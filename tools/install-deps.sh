@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# install-deps.sh - install the Debian 12 packages Aviary builds and tests with.
+#
+# As root it runs apt-get; otherwise it prints the exact command and stops.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  libasio-dev liblmdb-dev lmdb-utils libssl-dev libargon2-dev libidn2-dev
+  libgtest-dev libbenchmark-dev prometheus-cpp-dev libtomlplusplus-dev libcli11-dev
+  libunbound-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "Aviary needs these Debian packages. Run as root:" >&2
+  echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
