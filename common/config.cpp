@@ -381,6 +381,17 @@ const Key smtpd_keys[] = {
     {"metrics", [](Reader& r, const Node& v, Config& c) {
        c.smtpd.metrics = r.endpoint_or_off(v, HostKind::ip_literal);
      }},
+    {"io_threads", [](Reader& r, const Node& v, Config& c) { c.smtpd.io_threads = r.integer(v, 0u, 256u); }},
+    {"max_connections", [](Reader& r, const Node& v, Config& c) {
+       c.smtpd.max_connections = r.integer(v, 1u, 1000000u);
+     }},
+    {"max_connections_per_ip", [](Reader& r, const Node& v, Config& c) {
+       c.smtpd.max_connections_per_ip = r.integer(v, 1u, 1000000u);
+     }},
+    {"max_errors", [](Reader& r, const Node& v, Config& c) { c.smtpd.max_errors = r.integer(v, 1u, 1000u); }},
+    {"command_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.command_timeout = r.duration(v, "5m"); }},
+    {"data_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.data_timeout = r.duration(v, "3m"); }},
+    {"shutdown_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.shutdown_timeout = r.duration(v, "30s"); }},
 };
 
 const Key pop3d_keys[] = {

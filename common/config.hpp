@@ -54,6 +54,15 @@ struct Config {
     std::uint64_t max_message_size = 35ull << 20;
     std::uint32_t max_recipients = 100;
     std::optional<Endpoint> metrics;    // default 127.0.0.1:9101; "" disables
+    std::uint32_t io_threads = 0;       // 0 = one per core
+    std::uint32_t max_connections = 1000;
+    std::uint32_t max_connections_per_ip = 50;
+    std::uint32_t max_errors = 10;      // then the session is closed
+    // RFC 5321 §4.5.3.2: at least 5 minutes for a command, 3 for each data block.
+    std::chrono::seconds command_timeout{300};
+    std::chrono::seconds data_timeout{180};
+    // SIGTERM: how long open transactions may take before 421.
+    std::chrono::seconds shutdown_timeout{30};
   } smtpd;
 
   struct Pop3d {

@@ -31,11 +31,14 @@ struct MailboxStat {
   std::uint64_t quota = 0;  // 0 = none
 };
 
+enum class QuotaCheck { enforce, skip };
+
 // Appends a copy of blob `blob_id` with its own header prefix. Fails with
-// not_found (no such user or blob) or over_quota; takes one blob reference.
+// not_found (no such user or blob) or, when enforced, over_quota; takes one
+// blob reference.
 Result<std::uint32_t> append_message(WriteTxn& txn, std::string_view address_key,
                                      std::uint64_t blob_id, std::string_view prefix,
-                                     std::int64_t arrival);
+                                     std::int64_t arrival, QuotaCheck quota = QuotaCheck::enforce);
 
 // True if `size` more bytes fit in the user's quota.
 bool fits_quota(const Txn& txn, std::string_view address_key, std::uint64_t size);

@@ -1,0 +1,90 @@
+// connection.hpp - one client connection: TCP, optionally upgraded to TLS,
+// with a deadline on every wait and buffered line reading with hard limits.
+//
+// All of a connection's work runs on its own strand, so the watchdog timer
+// and the session coroutine never run at the same time.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/stream.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace aviary::net {
+
+using Executor = asio::strand<asio::any_io_executor>;
+using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
+
+// Why the last wait ended early.
+enum class Interrupt { none, timeout, shutdown };
+
+struct Line {
+  std::string text;       // without the line end
+  bool too_long = false;  // the line was longer than the limit and was skipped
+};
+
+class Connection {
+ public:
+  explicit Connection(Socket socket);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Reads one line (LF or CRLF terminated) of at most `max` octets with the
+  // terminator. Throws asio's system_error on EOF, reset or interruption.
+  asio::awaitable<Line> read_line(std::size_t max);
+  // At least one more byte into the buffer (for DATA/BDAT readers).
+  asio::awaitable<void> fill();
+  // Buffered input not consumed yet, and consuming it.
+  std::string_view buffered() const { return std::string_view(in_).substr(in_start_); }
+  void consume(std::size_t n);
+  bool has_buffered_line() const;
+  // RFC 3207 §4.2 / RFC 2595 §4: what the client sent before TLS is not trusted.
+  void discard_buffered() { in_.clear(); in_start_ = 0; }
+
+  // Queued output goes out with flush(), so pipelined replies share a write.
+  void queue(std::string_view bytes) { out_ += bytes; }
+  asio::awaitable<void> flush();
+
+  asio::awaitable<void> start_tls(asio::ssl::context& context);
+  bool is_tls() const { return tls_ != nullptr; }
+  std::string tls_version() const;
+  std::string tls_cipher() const;
+
+  // Every read or write after this must finish within `limit`.
+  void set_timeout(std::chrono::steady_clock::duration limit);
+  // Ends the current and every later wait (e.g. shutdown of an idle session).
+  void interrupt(Interrupt why);
+  Interrupt interrupted() const { return interrupted_; }
+
+  void close();
+  const asio::ip::tcp::endpoint& peer() const { return peer_; }
+  Executor executor() { return socket_.get_executor(); }
+
+ private:
+  asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer);
+  void arm();
+
+  Socket socket_;
+  std::unique_ptr<asio::ssl::stream<Socket&>> tls_;
+  asio::steady_timer watchdog_;
+  std::chrono::steady_clock::duration timeout_ = std::chrono::minutes(5);
+  Interrupt interrupted_ = Interrupt::none;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  asio::ip::tcp::endpoint peer_;
+  std::string in_;
+  std::size_t in_start_ = 0;
+  std::string out_;
+};
+
+// "[ip]" or "ip" without the port, for logs and Received headers.
+std::string address_text(const asio::ip::tcp::endpoint& endpoint);
+
+}  // namespace aviary::net

@@ -1,0 +1,41 @@
+// tls.cpp - see tls.hpp.
+#include "common/tls.hpp"
+
+#include <asio/ssl/context.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <stdexcept>
+
+namespace aviary {
+namespace {
+
+std::string openssl_error() {
+  unsigned long code = ERR_get_error();
+  if (code == 0) return "unknown error";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  ERR_clear_error();
+  return text;
+}
+
+}  // namespace
+
+std::shared_ptr<asio::ssl::context> make_server_tls(const std::string& certificate, const std::string& private_key) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  SSL_CTX* ctx = context->native_handle();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_use_certificate_chain_file(ctx, certificate.c_str()) != 1) {
+    throw std::runtime_error("tls.certificate " + certificate + ": " + openssl_error());
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, private_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    throw std::runtime_error("tls.private_key " + private_key + ": " + openssl_error());
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    throw std::runtime_error("tls.private_key " + private_key + " does not match tls.certificate " + certificate);
+  }
+  return context;
+}
+
+}  // namespace aviary

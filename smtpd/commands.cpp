@@ -1,0 +1,259 @@
+// commands.cpp - the SMTP command table and its handlers (RFC 5321 §4.1.1).
+#include "smtpd/commands.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "smtpd/command_parser.hpp"
+#include "storage/mailbox.hpp"
+#include "storage/resolve.hpp"
+
+namespace aviary::smtpd {
+namespace {
+
+using Handler = Reply (*)(SessionState&, const Services&, std::string_view args);
+
+constexpr unsigned bit(Phase p) { return 1u << static_cast<unsigned>(p); }
+constexpr unsigned any_phase = bit(Phase::connected) | bit(Phase::greeted) | bit(Phase::mail) | bit(Phase::rcpt);
+constexpr unsigned after_helo = bit(Phase::greeted) | bit(Phase::mail) | bit(Phase::rcpt);
+
+struct Command {
+  std::string_view verb;
+  unsigned phases;  // where the verb is allowed; elsewhere 503
+  Handler handler;
+};
+
+Reply ok(std::string enhanced = "2.0.0") { return Reply(250, std::move(enhanced), "Ok"); }
+Reply syntax(std::string text) { return Reply(501, "5.5.4", "Syntax: " + std::move(text)); }
+
+bool parse_number(std::string_view text, std::uint64_t& out) {
+  if (text.empty() || text.size() > 20) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// HELO and EHLO (§4.1.1.1): a new session state, the transaction reset.
+Reply hello(SessionState& s, const Services& svc, std::string_view args, bool extended) {
+  while (!args.empty() && args.back() == ' ') args.remove_suffix(1);
+  if (args.empty() || args.find(' ') != std::string_view::npos) {
+    return syntax(extended ? "EHLO hostname" : "HELO hostname");
+  }
+  s.helo = std::string(args);
+  s.esmtp = extended;
+  s.phase = Phase::greeted;
+  s.reset_transaction();
+  const std::string& host = svc.config.hostname;
+  if (!extended) return Reply(250, "", host);
+  Reply r(250, "", host + " Hello " + s.helo);
+  r.lines.push_back("PIPELINING");
+  r.lines.push_back("SIZE " + std::to_string(svc.config.smtpd.max_message_size));
+  r.lines.push_back("8BITMIME");
+  r.lines.push_back("SMTPUTF8");
+  r.lines.push_back("ENHANCEDSTATUSCODES");
+  if (svc.tls_available && !s.tls) r.lines.push_back("STARTTLS");
+  r.lines.push_back("CHUNKING");
+  r.lines.push_back("BINARYMIME");
+  return r;
+}
+
+Reply helo(SessionState& s, const Services& svc, std::string_view args) { return hello(s, svc, args, false); }
+Reply ehlo(SessionState& s, const Services& svc, std::string_view args) { return hello(s, svc, args, true); }
+
+// RFC 6531 §3.4: a non-ASCII mailbox needs the SMTPUTF8 parameter.
+Reply needs_smtputf8() { return Reply(553, "5.6.7", "SMTPUTF8 is required for a non-ASCII address"); }
+
+Reply mail(SessionState& s, const Services& svc, std::string_view args) {
+  auto parsed = parse_path_argument(args, "FROM:", true);
+  if (!parsed) return syntax("MAIL FROM:<address> (" + parsed.error().message + ")");
+  Transaction txn;
+  if (parsed->address && parsed->address->domain.empty()) return syntax("MAIL FROM:<address> (address without a domain)");
+  for (const auto& p : parsed->parameters) {
+    if (p.keyword == "SIZE" && p.value) {
+      std::uint64_t size = 0;
+      if (!parse_number(*p.value, size)) return syntax("SIZE=<number>");
+      if (size > svc.config.smtpd.max_message_size) {
+        return Reply(552, "5.3.4", "Message size exceeds fixed limit");
+      }
+      txn.declared_size = size;
+    } else if (p.keyword == "BODY" && p.value) {
+      std::string v = *p.value;
+      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      if (v == "7BIT") txn.body = BodyType::seven_bit;
+      else if (v == "8BITMIME") txn.body = BodyType::eight_bit_mime;
+      else if (v == "BINARYMIME") txn.body = BodyType::binary_mime;
+      else return Reply(501, "5.5.4", "Unsupported BODY type " + *p.value);
+    } else if (p.keyword == "SMTPUTF8" && !p.value) {
+      txn.smtputf8 = true;
+    } else {
+      return Reply(555, "5.5.4", "Unsupported parameter " + p.keyword);
+    }
+  }
+  if (!s.esmtp && !parsed->parameters.empty()) return Reply(555, "5.5.4", "Parameters need EHLO");
+  if (parsed->address && parsed->address->needs_smtputf8() && !txn.smtputf8) return needs_smtputf8();
+  txn.sender = parsed->address ? parsed->address->to_string() : "";
+  s.txn = std::move(txn);
+  s.phase = Phase::mail;
+  return ok("2.1.0");
+}
+
+void add_unique(std::vector<std::string>& list, const std::string& item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
+}
+
+Reply rcpt(SessionState& s, const Services& svc, std::string_view args) {
+  auto parsed = parse_path_argument(args, "TO:", false);
+  if (!parsed) return syntax("RCPT TO:<address> (" + parsed.error().message + ")");
+  if (!parsed->parameters.empty()) return Reply(555, "5.5.4", "Unsupported parameter " + parsed->parameters[0].keyword);
+  Address rcpt = *parsed->address;
+  if (rcpt.domain.empty()) rcpt.domain = svc.config.hostname;  // "<Postmaster>"
+  if (rcpt.needs_smtputf8() && !s.txn.smtputf8) return needs_smtputf8();
+  if (s.txn.recipients.size() >= svc.config.smtpd.max_recipients) {
+    return Reply(452, "4.5.3", "Error: too many recipients");
+  }
+  const std::string shown = "<" + rcpt.to_string() + ">";
+
+  storage::ReadTxn txn(svc.env);
+  auto r = storage::resolve_recipient(txn, rcpt);
+  using Outcome = storage::Resolution::Outcome;
+  switch (r.outcome) {
+    case Outcome::not_hosted:
+      svc.metrics.recipient("rejected");
+      return Reply(554, "5.7.1", shown + ": Relay access denied");
+    case Outcome::unknown_user:
+      svc.metrics.recipient("rejected");
+      return Reply(550, "5.1.1", shown + ": Recipient address rejected: User unknown");
+    case Outcome::loop:
+      svc.metrics.recipient("rejected");
+      return Reply(550, "5.4.6", shown + ": Alias expansion loop");
+    case Outcome::deliver:
+      break;
+  }
+  for (const auto& user : r.local) {
+    // RFC 1893 X.2.2: refused now, while the client can still tell its sender.
+    if (!storage::fits_quota(txn, user, s.txn.declared_size.value_or(1))) {
+      svc.metrics.recipient("rejected");
+      return Reply(552, "5.2.2", shown + ": Mailbox full");
+    }
+  }
+  for (const auto& user : r.local) add_unique(s.txn.local, user);
+  for (const auto& remote : r.remote) add_unique(s.txn.remote, remote);
+  s.txn.recipients.push_back(rcpt.to_string());
+  svc.metrics.recipient(r.local.empty() ? "relay" : "local");
+  s.phase = Phase::rcpt;
+  return ok("2.1.5");
+}
+
+Reply data(SessionState& s, const Services&, std::string_view args) {
+  if (!args.empty()) return syntax("DATA");
+  if (s.txn.body == BodyType::binary_mime) return Reply(503, "5.5.1", "Error: BINARYMIME requires BDAT");
+  if (s.txn.bdat_started) return Reply(503, "5.5.1", "Error: DATA after BDAT");
+  return Reply(354, "", "End data with <CR><LF>.<CR><LF>", Next::read_data);
+}
+
+// RFC 3030 §2: the chunk follows whatever the answer; it is read before the
+// reply goes out, so the session always reads it.
+Reply bdat(SessionState& s, const Services&, std::string_view args) {
+  auto cmd = parse_bdat(args);
+  if (!cmd) return syntax("BDAT <size> [LAST]");
+  if (s.phase != Phase::rcpt) {
+    Reply r(503, "5.5.1", s.phase == Phase::mail ? "Error: need RCPT command" : "Error: need MAIL command");
+    r.next = Next::read_chunk;
+    return r;
+  }
+  if (s.txn.bdat_failed) return Reply(503, "5.5.1", "Error: transaction failed, send RSET", Next::read_chunk);
+  s.txn.bdat_started = true;
+  return Reply(250, "2.0.0", std::to_string(cmd->size) + " octets received", Next::read_chunk);
+}
+
+Reply rset(SessionState& s, const Services&, std::string_view) {
+  s.reset_transaction();
+  return ok();
+}
+
+Reply noop(SessionState&, const Services&, std::string_view) { return ok(); }
+
+Reply quit(SessionState&, const Services& svc, std::string_view) {
+  return Reply(221, "2.0.0", svc.config.hostname + " closing connection", Next::close);
+}
+
+// §3.5.3: VRFY would let anyone harvest addresses.
+Reply vrfy(SessionState&, const Services&, std::string_view) {
+  return Reply(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+Reply expn(SessionState&, const Services&, std::string_view) { return Reply(502, "5.5.1", "Error: command not implemented"); }
+
+Reply help(SessionState&, const Services&, std::string_view) {
+  return Reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+}
+
+Reply starttls(SessionState& s, const Services& svc, std::string_view args) {
+  if (!svc.tls_available) return Reply(502, "5.5.1", "Error: command not implemented");
+  if (s.tls) return Reply(503, "5.5.1", "Error: TLS already active");
+  if (!args.empty()) return syntax("STARTTLS");
+  return Reply(220, "2.0.0", "Ready to start TLS", Next::start_tls);
+}
+
+Reply auth(SessionState&, const Services&, std::string_view) {
+  return Reply(503, "5.5.1", "Error: authentication not enabled");
+}
+
+// The protocol at a glance.
+constexpr Command commands[] = {
+    {"EHLO", any_phase, ehlo},
+    {"HELO", any_phase, helo},
+    {"MAIL", bit(Phase::greeted), mail},
+    {"RCPT", bit(Phase::mail) | bit(Phase::rcpt), rcpt},
+    {"DATA", bit(Phase::rcpt), data},
+    {"BDAT", any_phase, bdat},
+    {"RSET", any_phase, rset},
+    {"NOOP", any_phase, noop},
+    {"QUIT", any_phase, quit},
+    {"VRFY", any_phase, vrfy},
+    {"EXPN", any_phase, expn},
+    {"HELP", any_phase, help},
+    {"STARTTLS", any_phase, starttls},
+    {"AUTH", after_helo, auth},
+};
+
+Reply out_of_sequence(const SessionState& s, std::string_view verb) {
+  if (s.phase == Phase::connected) return Reply(503, "5.5.1", "Error: send HELO/EHLO first");
+  if (verb == "MAIL") return Reply(503, "5.5.1", "Error: nested MAIL command");
+  if (verb == "DATA" && s.phase == Phase::mail) return Reply(503, "5.5.1", "Error: need RCPT command");
+  return Reply(503, "5.5.1", "Error: need MAIL command");
+}
+
+}  // namespace
+
+std::optional<BdatCommand> parse_bdat(std::string_view args) {
+  BdatCommand cmd;
+  auto space = args.find(' ');
+  if (!parse_number(args.substr(0, space), cmd.size)) return std::nullopt;
+  if (space != std::string_view::npos) {
+    std::string rest(args.substr(space + 1));
+    std::transform(rest.begin(), rest.end(), rest.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    if (rest != "LAST") return std::nullopt;
+    cmd.last = true;
+  }
+  return cmd;
+}
+
+Reply greeting(const Services& svc) { return Reply(220, "", svc.config.hostname + " ESMTP Aviary"); }
+
+Reply handle_command(SessionState& state, const Services& services, std::string_view line) {
+  // RFC 5321 §4.1.1: verbs are ASCII; a NUL or other control byte is garbage.
+  if (std::any_of(line.begin(), line.end(), [](char c) { return c == '\0'; })) {
+    return Reply(500, "5.5.2", "Error: bad syntax");
+  }
+  CommandLine cmd = split_command(line);
+  auto it = std::find_if(std::begin(commands), std::end(commands), [&](const Command& c) { return c.verb == cmd.verb; });
+  if (it == std::end(commands)) return Reply(500, "5.5.2", "Error: command not recognized");
+  if (!(it->phases & bit(state.phase))) {
+    Reply r = out_of_sequence(state, cmd.verb);
+    if (cmd.verb == "BDAT" && parse_bdat(cmd.args)) r.next = Next::read_chunk;
+    return r;
+  }
+  return it->handler(state, services, cmd.args);
+}
+
+}  // namespace aviary::smtpd

@@ -1,0 +1,30 @@
+// commands.hpp - the SMTP command table: which verb is allowed when, and the
+// handler that answers it. One look at commands.cpp shows the protocol.
+//
+// Handlers are plain functions returning a Reply; the few that need I/O
+// (DATA, BDAT, STARTTLS) say so through Reply::next and the session does it.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "smtpd/reply.hpp"
+#include "smtpd/services.hpp"
+#include "smtpd/session_state.hpp"
+
+namespace aviary::smtpd {
+
+// Answers one command line (without its CRLF).
+Reply handle_command(SessionState& state, const Services& services, std::string_view line);
+
+// The 220 greeting.
+Reply greeting(const Services& services);
+
+struct BdatCommand {
+  std::uint64_t size = 0;
+  bool last = false;
+};
+// "BDAT <size> [LAST]"; nullopt on a syntax error (then no chunk follows we can find).
+std::optional<BdatCommand> parse_bdat(std::string_view args);
+
+}  // namespace aviary::smtpd

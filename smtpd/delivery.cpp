@@ -1,0 +1,83 @@
+// delivery.cpp - see delivery.hpp.
+#include "smtpd/delivery.hpp"
+
+#include <time.h>
+
+#include <atomic>
+#include <cstring>
+#include <random>
+
+#include "storage/blob.hpp"
+#include "storage/mailbox.hpp"
+#include "storage/queue.hpp"
+
+namespace aviary::smtpd {
+
+std::string rfc5322_date(std::int64_t unix_seconds) {
+  time_t t = static_cast<time_t>(unix_seconds);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char out[64];
+  std::snprintf(out, sizeof out, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
+                months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return out;
+}
+
+std::string new_message_id() {
+  // Time-ordered and unique across processes: seconds, then 64 random bits.
+  thread_local std::mt19937_64 random{std::random_device{}() ^ static_cast<std::uint64_t>(::time(nullptr))};
+  static constexpr char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUV";
+  std::uint64_t when = static_cast<std::uint64_t>(::time(nullptr));
+  std::uint64_t bits = random();
+  std::string id;
+  for (int shift = 35; shift >= 0; shift -= 5) id += digits[(when >> shift) & 31];
+  for (int i = 0; i < 13; ++i, bits >>= 5) id += digits[bits & 31];
+  return id;
+}
+
+std::string received_header(const TraceInfo& t) {
+  // Received: from helo ([ip])
+  //         by host (Aviary) with ESMTPS (TLSv1.3 cipher) id ID
+  //         for <rcpt>; date
+  std::string h = "Received: from " + t.helo + " ([" + t.peer + "])\r\n";
+  h += "\tby " + t.hostname + " (Aviary) with " + t.protocol;
+  if (!t.tls.empty()) h += " (" + t.tls + ")";
+  h += " id " + t.id;
+  if (!t.for_recipient.empty()) h += "\r\n\tfor <" + t.for_recipient + ">";
+  h += "; " + rfc5322_date(t.when) + "\r\n";
+  return h;
+}
+
+storage::Writer::Op make_delivery_op(std::shared_ptr<const Delivery> d) {
+  return [d](storage::WriteTxn& txn) -> Status {
+    std::uint64_t size = d->header.size() + d->body->size();
+    std::uint64_t blob = storage::put_blob(txn, size, [&](std::span<char> dst) {
+      std::memcpy(dst.data(), d->header.data(), d->header.size());
+      d->body->copy_to(dst.subspan(d->header.size()));
+    });
+    std::size_t references = 0;
+    std::string return_path = "Return-Path: <" + d->sender + ">\r\n";
+    for (const auto& user : d->local) {
+      // The quota was checked at RCPT; like Dovecot's grace, the message that
+      // crosses the line is still delivered rather than lost.
+      auto uid = storage::append_message(txn, user, blob, return_path + "Delivered-To: " + user + "\r\n", d->arrival,
+                                         storage::QuotaCheck::skip);
+      if (uid) {
+        ++references;
+      } else if (uid.error().code != Errc::not_found) {
+        return uid.error();
+      }  // a user deleted since RCPT simply gets nothing
+    }
+    if (!d->remote.empty()) {
+      storage::enqueue(txn, d->sender, d->remote, blob, d->arrival);
+      ++references;
+    }
+    if (references == 0) return Error{Errc::not_found, "no recipient is left"};
+    return {};
+  };
+}
+
+}  // namespace aviary::smtpd

@@ -1,0 +1,55 @@
+// delivery.hpp - turning a received message into one storage commit.
+//
+// The body (with the Received header) becomes one blob; each local mailbox
+// gets a copy that is only its own Return-Path and Delivered-To lines plus a
+// reference to the blob; remote recipients go to the outbound queue in the
+// same transaction.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "smtpd/message_buffer.hpp"
+#include "smtpd/session_state.hpp"
+#include "storage/writer.hpp"
+
+namespace aviary::smtpd {
+
+struct TraceInfo {
+  std::string helo;
+  std::string peer;         // IP address
+  std::string hostname;     // ours
+  std::string protocol;     // RFC 3848: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA
+  std::string tls;          // "TLSv1.3 TLS_AES_256_GCM_SHA384" or empty
+  std::string id;
+  std::string for_recipient;  // only with a single recipient (no address leak)
+  std::int64_t when = 0;      // unix seconds
+};
+
+// RFC 5321 §4.4 trace header, folded, ending in CRLF.
+std::string received_header(const TraceInfo& trace);
+
+// RFC 5322 §3.3 date-time: "Sat, 28 Nov 2026 15:59:00 +0000".
+std::string rfc5322_date(std::int64_t unix_seconds);
+
+// A fresh message id for "queued as", logs and Received.
+std::string new_message_id();
+
+struct Delivery {
+  std::string id;
+  std::string sender;
+  std::vector<std::string> local;
+  std::vector<std::string> remote;
+  std::string header;  // prepended to the body in the blob (Received)
+  // Owned here, not by the session: the writer may run the operation after
+  // the session is gone.
+  std::unique_ptr<MessageBuffer> body;
+  std::int64_t arrival = 0;
+};
+
+// The write operation: safe to run again (the writer retries batches).
+storage::Writer::Op make_delivery_op(std::shared_ptr<const Delivery> delivery);
+
+}  // namespace aviary::smtpd

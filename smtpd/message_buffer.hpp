@@ -1,0 +1,42 @@
+// message_buffer.hpp - a message being received: memory first, then a file.
+//
+// Memory per session stays bounded: past `memory_limit` the bytes move to an
+// unlinked temporary file, so a 35 MiB message costs a file, not 35 MiB of
+// heap per session.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "smtpd/data_reader.hpp"
+
+namespace aviary::smtpd {
+
+class MessageBuffer : public MessageSink {
+ public:
+  MessageBuffer(std::string spill_dir, std::size_t memory_limit);
+  ~MessageBuffer() override;
+  MessageBuffer(const MessageBuffer&) = delete;
+  MessageBuffer& operator=(const MessageBuffer&) = delete;
+
+  void append(std::string_view bytes) override;  // throws std::system_error on I/O failure
+  std::uint64_t size() const { return size_; }
+  bool spilled() const { return fd_ >= 0; }
+
+  // Copies the whole message into `dst` (exactly size() bytes).
+  void copy_to(std::span<char> dst) const;
+  // The first bytes (at most `n`), e.g. to look at the headers.
+  std::string head(std::size_t n) const;
+  void clear();
+
+ private:
+  std::string spill_dir_;
+  std::size_t memory_limit_;
+  std::string memory_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+}  // namespace aviary::smtpd

@@ -1,0 +1,34 @@
+// metrics.hpp - the aviary_smtpd_* and aviary_storage_* metrics of SPEC.md.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace prometheus {
+class Registry;
+}
+
+namespace aviary::smtpd {
+
+class Metrics {
+ public:
+  explicit Metrics(prometheus::Registry& registry);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  void connection_opened(const std::string& listener);
+  void connection_closed(const std::string& listener);
+  void message_received(const std::string& listener, std::uint64_t size);
+  void message_rejected(const std::string& reason);
+  void recipient(const std::string& disposition);  // local, relay, rejected
+  void auth_attempt(const std::string& result);
+  void storage_commit(std::chrono::duration<double> elapsed);
+
+ private:
+  struct Families;
+  std::unique_ptr<Families> f_;
+};
+
+}  // namespace aviary::smtpd

@@ -1,0 +1,22 @@
+// services.hpp - what sessions share: configuration, store, writer, metrics.
+#pragma once
+
+#include <string>
+
+#include "common/config.hpp"
+#include "smtpd/metrics.hpp"
+#include "storage/env.hpp"
+#include "storage/writer.hpp"
+
+namespace aviary::smtpd {
+
+struct Services {
+  const Config& config;
+  storage::Env& env;
+  storage::Writer& writer;
+  Metrics& metrics;
+  bool tls_available = false;
+  std::string spill_dir;  // where large messages wait for their commit
+};
+
+}  // namespace aviary::smtpd

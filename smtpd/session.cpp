@@ -1,0 +1,272 @@
+// session.cpp - the SMTP session coroutine (RFC 5321 §3, §4.1).
+//
+// Read a command, answer it from the table, do the I/O the answer asks for
+// (DATA, BDAT, STARTTLS), repeat. Replies are queued and flushed when no
+// more pipelined input is waiting (RFC 2920), so a pipelined group costs one
+// write.
+#include "smtpd/session.hpp"
+
+#include <asio/use_awaitable.hpp>
+#include <ctime>
+
+#include "common/log.hpp"
+#include "smtpd/commands.hpp"
+#include "smtpd/command_parser.hpp"
+#include "smtpd/commit.hpp"
+#include "smtpd/data_reader.hpp"
+#include "smtpd/delivery.hpp"
+#include "smtpd/message_buffer.hpp"
+
+namespace aviary::smtpd {
+namespace {
+
+// Bodies up to this size stay in memory; larger ones spill to a file.
+constexpr std::size_t memory_per_message = 256 * 1024;
+
+class Session {
+ public:
+  Session(net::Connection& conn, Services& svc, ListenerInfo listener, std::shared_ptr<asio::ssl::context> tls,
+          SessionControl& control)
+      : conn_(conn), svc_(svc), listener_(std::move(listener)), tls_(std::move(tls)), control_(control) {
+    state_.kind = listener_.kind;
+    state_.peer = net::address_text(conn_.peer());
+  }
+
+  asio::awaitable<void> run() {
+    if (listener_.kind == ListenerKind::submissions) {
+      co_await start_tls();  // RFC 8314 §3.3: TLS from the first byte
+    }
+    send(greeting(svc_));
+    for (;;) {
+      if (control_.stopping && state_.phase != Phase::mail && state_.phase != Phase::rcpt) {
+        co_return co_await close_with(Reply(421, "4.3.2", svc_.config.hostname + " Service shutting down"));
+      }
+      if (!conn_.has_buffered_line()) co_await conn_.flush();
+      control_.idle = state_.phase == Phase::connected || state_.phase == Phase::greeted;
+      conn_.set_timeout(svc_.config.smtpd.command_timeout);
+      net::Line line = co_await conn_.read_line(max_command_line);
+      control_.idle = false;
+      ++commands_;
+
+      Reply reply = line.too_long ? Reply(500, "5.5.2", "Error: line too long")
+                                  : handle_command(state_, svc_, line.text);
+      switch (reply.next) {
+        case Next::read_data: reply = co_await read_data(reply); break;
+        case Next::read_chunk: reply = co_await read_chunk(reply, line.text); break;
+        case Next::start_tls:
+          send(reply);
+          co_await conn_.flush();
+          co_await start_tls();
+          continue;
+        case Next::close:
+          co_return co_await close_with(reply);
+        case Next::none: break;
+      }
+      if (reply.is_error() && ++state_.errors >= svc_.config.smtpd.max_errors) {
+        send(reply);
+        // Slow down clients that make errors: they are gone after this.
+        co_return co_await close_with(Reply(421, "4.7.0", svc_.config.hostname + " Error: too many errors"));
+      }
+      send(reply);
+    }
+  }
+
+  // What the client hears when the connection is interrupted.
+  asio::awaitable<void> interrupted() {
+    Reply reply = conn_.interrupted() == net::Interrupt::timeout
+                      ? Reply(421, "4.4.2", svc_.config.hostname + " Error: timeout exceeded")
+                      : Reply(421, "4.3.2", svc_.config.hostname + " Service shutting down");
+    co_await close_with(reply);
+  }
+
+  unsigned commands() const { return commands_; }
+  unsigned messages() const { return messages_; }
+
+ private:
+  void send(const Reply& reply) { conn_.queue(format(reply)); }
+
+  asio::awaitable<void> close_with(const Reply& reply) {
+    send(reply);
+    co_await conn_.flush();
+    conn_.close();
+  }
+
+  asio::awaitable<void> start_tls() {
+    // RFC 3207 §4.2: anything pipelined after STARTTLS was sent in the clear
+    // and is thrown away, never answered inside TLS.
+    conn_.discard_buffered();
+    co_await conn_.start_tls(*tls_);
+    state_ = SessionState{};
+    state_.kind = listener_.kind;
+    state_.peer = net::address_text(conn_.peer());
+    state_.tls = true;
+  }
+
+  // DATA (RFC 5321 §4.1.1.4): 354, then the body up to <CRLF>.<CRLF>.
+  asio::awaitable<Reply> read_data(const Reply& go_ahead) {
+    send(go_ahead);
+    co_await conn_.flush();
+    auto body = std::make_unique<MessageBuffer>(svc_.spill_dir, memory_per_message);
+    DataReader reader(svc_.config.smtpd.max_message_size, *body);
+    conn_.set_timeout(svc_.config.smtpd.data_timeout);
+    while (!reader.done()) {
+      if (conn_.buffered().empty()) co_await conn_.fill();
+      conn_.consume(reader.feed(conn_.buffered()));
+    }
+    switch (reader.problem()) {
+      case BodyProblem::none: break;
+      case BodyProblem::too_big: co_return reject("size", Reply(552, "5.3.4", "Message size exceeds fixed limit"));
+      case BodyProblem::bare_line_end:
+        co_return reject("bare_line_end", Reply(550, "5.6.0", "Bare CR or LF in message not allowed"));
+      case BodyProblem::line_too_long:
+        co_return reject("line_too_long", Reply(500, "5.6.0", "Message line longer than 1000 octets"));
+    }
+    co_return co_await deliver(std::move(body));
+  }
+
+  // BDAT (RFC 3030): exactly the announced octets, whatever the answer.
+  asio::awaitable<Reply> read_chunk(Reply reply, const std::string& command) {
+    auto cmd = parse_bdat(split_args(command));
+    std::uint64_t left = cmd->size;
+    bool keep = reply.code == 250;
+    if (keep && !chunks_) chunks_ = std::make_unique<MessageBuffer>(svc_.spill_dir, memory_per_message);
+    conn_.set_timeout(svc_.config.smtpd.data_timeout);
+    while (left > 0) {
+      if (conn_.buffered().empty()) co_await conn_.fill();
+      std::string_view piece = conn_.buffered().substr(0, left);
+      if (keep) {
+        line_check_.feed(piece);
+        if (chunks_->size() + piece.size() <= svc_.config.smtpd.max_message_size) {
+          chunks_->append(piece);
+        } else {
+          chunk_overflow_ = true;
+        }
+      }
+      conn_.consume(piece.size());
+      left -= piece.size();
+    }
+    if (!keep) co_return reply;
+    Reply failure;
+    bool failed = false;
+    if (chunk_overflow_) {
+      failure = reject("size", Reply(552, "5.3.4", "Message size exceeds fixed limit"));
+      failed = true;
+    } else if (!line_check_.ok() || (cmd->last && !line_check_.ok_at_end())) {
+      failure = reject("bare_line_end", Reply(550, "5.6.0", "Bare CR or LF in message not allowed"));
+      failed = true;
+    }
+    if (failed) {
+      end_chunks();
+      state_.txn.bdat_failed = true;
+      co_return failure;
+    }
+    if (!cmd->last) co_return reply;
+    auto body = std::move(chunks_);
+    end_chunks();
+    co_return co_await deliver(std::move(body));
+  }
+
+  void end_chunks() {
+    chunks_.reset();
+    chunk_overflow_ = false;
+    line_check_ = LineEndingCheck{};
+  }
+
+  static std::string_view split_args(const std::string& command) {
+    auto space = command.find(' ');
+    return space == std::string::npos ? std::string_view() : std::string_view(command).substr(space + 1);
+  }
+
+  Reply reject(const char* reason, Reply reply) {
+    svc_.metrics.message_rejected(reason);
+    log::info("smtpd: rejected message from [", state_.peer, "]: ", reason);
+    state_.reset_transaction();
+    return reply;
+  }
+
+  // One commit for every local copy and the queue entry; 250 only after it.
+  asio::awaitable<Reply> deliver(std::unique_ptr<MessageBuffer> body) {
+    auto delivery = std::make_shared<Delivery>();
+    delivery->id = new_message_id();
+    delivery->sender = state_.txn.sender;
+    delivery->local = state_.txn.local;
+    delivery->remote = state_.txn.remote;
+    delivery->arrival = static_cast<std::int64_t>(std::time(nullptr));
+    TraceInfo trace;
+    trace.helo = state_.helo;
+    trace.peer = state_.peer;
+    trace.hostname = svc_.config.hostname;
+    trace.protocol = state_.esmtp ? (state_.tls ? "ESMTPS" : "ESMTP") : "SMTP";
+    if (state_.tls) trace.tls = conn_.tls_version() + " " + conn_.tls_cipher();
+    trace.id = delivery->id;
+    if (state_.txn.recipients.size() == 1) trace.for_recipient = state_.txn.recipients.front();
+    trace.when = delivery->arrival;
+    delivery->header = received_header(trace);
+    delivery->body = std::move(body);
+    std::uint64_t size = delivery->header.size() + delivery->body->size();
+
+    Status stored = co_await commit(svc_.writer, make_delivery_op(delivery));
+    std::string recipients;
+    for (const auto& r : state_.txn.recipients) recipients += (recipients.empty() ? "<" : ",<") + r + ">";
+    state_.reset_transaction();
+    if (!stored) {
+      log::error("smtpd: id=", delivery->id, " not stored: ", stored.error().message);
+      svc_.metrics.message_rejected("storage");
+      if (stored.error().code == Errc::storage_full) co_return Reply(452, "4.3.1", "Insufficient system storage");
+      co_return Reply(451, "4.3.0", "Local error in processing");
+    }
+    ++messages_;
+    svc_.metrics.message_received(listener_.name, size);
+    log::info("smtpd: id=", delivery->id, " from=<", delivery->sender, "> to=", recipients, " size=", size,
+              " peer=[", state_.peer, "]");
+    co_return Reply(250, "2.0.0", "Ok: queued as " + delivery->id);
+  }
+
+  net::Connection& conn_;
+  Services& svc_;
+  ListenerInfo listener_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  SessionControl& control_;
+  SessionState state_;
+  std::unique_ptr<MessageBuffer> chunks_;  // BDAT chunks so far
+  bool chunk_overflow_ = false;
+  LineEndingCheck line_check_;
+  unsigned commands_ = 0;
+  unsigned messages_ = 0;
+};
+
+}  // namespace
+
+asio::awaitable<void> run_session(net::Socket socket, Services& services, ListenerInfo listener,
+                                  std::shared_ptr<asio::ssl::context> tls, std::shared_ptr<SessionControl> control) {
+  net::Connection conn(std::move(socket));
+  control->connection = &conn;
+  const std::string peer = net::address_text(conn.peer());
+  const std::string name = listener.name;
+  services.metrics.connection_opened(name);
+  log::info("smtpd: connect from [", peer, "] listener=", name);
+  Session session(conn, services, std::move(listener), std::move(tls), *control);
+  std::string ending = "quit";
+  try {
+    co_await session.run();
+  } catch (const std::system_error& e) {
+    ending = e.code() == asio::error::eof ? "client closed" : e.code().message();
+  } catch (const std::exception& e) {
+    ending = e.what();
+    log::error("smtpd: session with [", peer, "] failed: ", e.what());
+  }
+  if (conn.interrupted() != net::Interrupt::none) {
+    ending = conn.interrupted() == net::Interrupt::timeout ? "timeout" : "shutdown";
+    try {
+      co_await session.interrupted();
+    } catch (const std::system_error&) {
+      // The peer is gone too; nothing more to say.
+    }
+  }
+  control->connection = nullptr;
+  services.metrics.connection_closed(name);
+  log::info("smtpd: disconnect from [", peer, "] commands=", session.commands(), " messages=", session.messages(),
+            " (", ending, ")");
+}
+
+}  // namespace aviary::smtpd
