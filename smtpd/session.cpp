@@ -26,7 +26,7 @@ constexpr std::size_t memory_per_message = 256 * 1024;
 class Session {
  public:
   Session(net::Connection& conn, Services& svc, ListenerInfo listener, std::shared_ptr<asio::ssl::context> tls,
-          SessionControl& control)
+          net::SessionControl& control)
       : conn_(conn), svc_(svc), listener_(std::move(listener)), tls_(std::move(tls)), control_(control) {
     state_.kind = listener_.kind;
     state_.peer = net::address_text(conn_.peer());
@@ -226,7 +226,7 @@ class Session {
   Services& svc_;
   ListenerInfo listener_;
   std::shared_ptr<asio::ssl::context> tls_;
-  SessionControl& control_;
+  net::SessionControl& control_;
   SessionState state_;
   std::unique_ptr<MessageBuffer> chunks_;  // BDAT chunks so far
   bool chunk_overflow_ = false;
@@ -238,7 +238,7 @@ class Session {
 }  // namespace
 
 asio::awaitable<void> run_session(net::Socket socket, Services& services, ListenerInfo listener,
-                                  std::shared_ptr<asio::ssl::context> tls, std::shared_ptr<SessionControl> control) {
+                                  std::shared_ptr<asio::ssl::context> tls, std::shared_ptr<net::SessionControl> control) {
   net::Connection conn(std::move(socket));
   control->connection = &conn;
   const std::string peer = net::address_text(conn.peer());

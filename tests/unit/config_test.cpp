@@ -106,6 +106,10 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_TRUE(c.smtpd.submissions.empty());
   EXPECT_EQ(c.smtpd.max_message_size, 35ull << 20);
   EXPECT_EQ(c.smtpd.max_recipients, 100u);
+  EXPECT_EQ(c.smtpd.max_errors, 10u);
+  EXPECT_EQ(c.smtpd.command_timeout, 300s);
+  EXPECT_EQ(c.smtpd.data_timeout, 180s);
+  EXPECT_EQ(c.smtpd.max_connections, 1000u);
   EXPECT_EQ(c.smtpd.metrics, (Endpoint{"127.0.0.1", 9101}));
   EXPECT_EQ(c.pop3d.listen, both(110));
   EXPECT_TRUE(c.pop3d.tls_listen.empty());
@@ -146,6 +150,13 @@ listen = ["127.0.0.1:2525", "[0:0::1]:2525"]
 max_message_size = "1GiB"
 max_recipients = 100000
 metrics = ""
+io_threads = 3
+max_connections = 20
+max_connections_per_ip = 2
+max_errors = 4
+command_timeout = "2s"
+data_timeout = "1m"
+shutdown_timeout = "10s"
 [pop3d]
 listen = []
 allow_plaintext_auth = true
@@ -172,6 +183,13 @@ parallelism = 4
   EXPECT_EQ(c.smtpd.max_message_size, 1ull << 30);
   EXPECT_EQ(c.smtpd.max_recipients, 100000u);
   EXPECT_EQ(c.smtpd.metrics, std::nullopt);
+  EXPECT_EQ(c.smtpd.io_threads, 3u);
+  EXPECT_EQ(c.smtpd.max_connections, 20u);
+  EXPECT_EQ(c.smtpd.max_connections_per_ip, 2u);
+  EXPECT_EQ(c.smtpd.max_errors, 4u);
+  EXPECT_EQ(c.smtpd.command_timeout, 2s);
+  EXPECT_EQ(c.smtpd.data_timeout, 60s);
+  EXPECT_EQ(c.smtpd.shutdown_timeout, 10s);
   EXPECT_TRUE(c.pop3d.listen.empty());
   EXPECT_TRUE(c.pop3d.allow_plaintext_auth);
   EXPECT_EQ(c.pop3d.metrics, (Endpoint{"::1", 9999}));
@@ -263,6 +281,12 @@ const ErrorCase error_cases[] = {
     {"section_not_a_table", "smtpd = 5\n", "x.toml:1: smtpd: expected a table, got integer"},
     {"section_array_of_tables", "[[relay]]\n", "x.toml:1: relay: expected a table, got array"},
     {"path_integer", "[storage]\npath = 1\n", "x.toml:2: storage.path: expected a string, got integer"},
+    {"command_timeout_zero", "[smtpd]\ncommand_timeout = \"0s\"\n",
+     "x.toml:2: smtpd.command_timeout: must be at least 1s, got \"0s\""},
+    {"max_errors_zero", "[smtpd]\nmax_errors = 0\n",
+     "x.toml:2: smtpd.max_errors: must be an integer from 1 to 1000, got 0"},
+    {"max_connections_per_ip_string", "[smtpd]\nmax_connections_per_ip = \"5\"\n",
+     "x.toml:2: smtpd.max_connections_per_ip: expected an integer, got string"},
     {"max_recipients_string", "[smtpd]\nmax_recipients = \"100\"\n",
      "x.toml:2: smtpd.max_recipients: expected an integer, got string"},
     {"max_recipients_float", "[smtpd]\nmax_recipients = 1.5\n",
