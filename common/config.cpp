@@ -401,6 +401,22 @@ const Key pop3d_keys[] = {
     {"metrics", [](Reader& r, const Node& v, Config& c) {
        c.pop3d.metrics = r.endpoint_or_off(v, HostKind::ip_literal);
      }},
+    {"io_threads", [](Reader& r, const Node& v, Config& c) { c.pop3d.io_threads = r.integer(v, 0u, 256u); }},
+    {"max_connections", [](Reader& r, const Node& v, Config& c) {
+       c.pop3d.max_connections = r.integer(v, 1u, 1000000u);
+     }},
+    {"max_connections_per_ip", [](Reader& r, const Node& v, Config& c) {
+       c.pop3d.max_connections_per_ip = r.integer(v, 1u, 1000000u);
+     }},
+    {"max_errors", [](Reader& r, const Node& v, Config& c) { c.pop3d.max_errors = r.integer(v, 1u, 1000u); }},
+    {"idle_timeout", [](Reader& r, const Node& v, Config& c) { c.pop3d.idle_timeout = r.duration(v, "10m"); }},
+    {"shutdown_timeout", [](Reader& r, const Node& v, Config& c) { c.pop3d.shutdown_timeout = r.duration(v, "10s"); }},
+    {"auth_failure_delay", [](Reader& r, const Node& v, Config& c) {
+       c.pop3d.auth_failure_delay = r.duration(v, "2s");
+     }},
+    {"max_auth_failures", [](Reader& r, const Node& v, Config& c) {
+       c.pop3d.max_auth_failures = r.integer(v, 1u, 1000000u);
+     }},
 };
 
 const Key relay_keys[] = {

@@ -70,6 +70,16 @@ struct Config {
     std::vector<Endpoint> tls_listen;  // default 0.0.0.0:995, [::]:995 with [tls], else none
     bool allow_plaintext_auth = false;
     std::optional<Endpoint> metrics;   // default 127.0.0.1:9102; "" disables
+    std::uint32_t io_threads = 0;      // 0 = one per core
+    std::uint32_t max_connections = 1000;
+    std::uint32_t max_connections_per_ip = 50;
+    std::uint32_t max_errors = 10;     // unknown or bad commands, then the session is closed
+    std::chrono::seconds idle_timeout{600};  // RFC 1939 §3: autologout at least 10 minutes
+    std::chrono::seconds shutdown_timeout{10};
+    // A wrong password is answered after this delay; an address with this
+    // many failures in 15 minutes is refused until they age out.
+    std::chrono::seconds auth_failure_delay{2};
+    std::uint32_t max_auth_failures = 10;
   } pop3d;
 
   struct Relay {

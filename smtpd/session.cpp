@@ -12,7 +12,7 @@
 #include "common/log.hpp"
 #include "smtpd/commands.hpp"
 #include "smtpd/command_parser.hpp"
-#include "smtpd/commit.hpp"
+#include "common/net/commit.hpp"
 #include "smtpd/data_reader.hpp"
 #include "smtpd/delivery.hpp"
 #include "smtpd/message_buffer.hpp"
@@ -205,7 +205,7 @@ class Session {
     delivery->body = std::move(body);
     std::uint64_t size = delivery->header.size() + delivery->body->size();
 
-    Status stored = co_await commit(svc_.writer, make_delivery_op(delivery));
+    Status stored = co_await net::commit(svc_.writer, make_delivery_op(delivery));
     std::string recipients;
     for (const auto& r : state_.txn.recipients) recipients += (recipients.empty() ? "<" : ",<") + r + ">";
     state_.reset_transaction();

@@ -23,15 +23,31 @@ std::string encode(const MessageRecord& m) {
   return Encoder().u8(record_v1).u64(m.blob_id).u64(m.size).i64(m.arrival).str(m.prefix).take();
 }
 
-MessageRecord decode(std::string_view raw) {
+// The record without copying its prefix: what view_message hands out.
+struct MessageHeader {
+  std::uint64_t blob_id = 0;
+  std::uint64_t size = 0;
+  std::int64_t arrival = 0;
+  std::string_view prefix;
+};
+
+MessageHeader decode_view(std::string_view raw) {
   Decoder in(raw, "message");
   in.version(record_v1);
-  MessageRecord m;
+  MessageHeader m;
   m.blob_id = in.u64();
   m.size = in.u64();
   m.arrival = in.i64();
-  m.prefix = in.str();
+  std::uint32_t n = in.u32();
+  std::size_t used = 1 + 8 + 8 + 8 + 4;
+  if (raw.size() < used + n) throw Failure(Errc::storage, "corrupt message record (truncated)");
+  m.prefix = raw.substr(used, n);
   return m;
+}
+
+MessageRecord decode(std::string_view raw) {
+  MessageHeader h = decode_view(raw);
+  return MessageRecord{h.blob_id, h.size, h.arrival, std::string(h.prefix)};
 }
 
 std::string uidl(std::uint64_t user_id, std::uint32_t uid) {
@@ -89,16 +105,22 @@ std::optional<MailboxStat> mailbox_stat(const Txn& txn, std::string_view address
 std::optional<std::string> read_message(const Txn& txn, std::string_view address_key, std::uint32_t uid) {
   auto user = find_user(txn, address_key);
   if (!user) return std::nullopt;
-  auto raw = txn.get(Table::mailboxes, message_key(user->id, uid));
+  auto view = view_message(txn, user->id, uid);
+  if (!view) return std::nullopt;
+  std::string out;
+  out.reserve(view->size());
+  out += view->prefix;
+  out += view->body;
+  return out;
+}
+
+std::optional<MessageView> view_message(const Txn& txn, std::uint64_t user_id, std::uint32_t uid) {
+  auto raw = txn.get(Table::mailboxes, message_key(user_id, uid));
   if (!raw) return std::nullopt;
-  MessageRecord m = decode(*raw);
+  MessageHeader m = decode_view(*raw);
   auto body = view_blob(txn, m.blob_id);
   if (!body) throw Failure(Errc::storage, "corrupt store: message body " + std::to_string(m.blob_id) + " is missing");
-  std::string out;
-  out.reserve(m.prefix.size() + body->size());
-  out += m.prefix;
-  out += *body;
-  return out;
+  return MessageView{m.prefix, *body};
 }
 
 Status delete_messages(WriteTxn& txn, std::string_view address_key, std::span<const std::uint32_t> uids) {

@@ -48,6 +48,15 @@ std::optional<MailboxStat> mailbox_stat(const Txn& txn, std::string_view address
 // The whole message: prefix followed by the body.
 std::optional<std::string> read_message(const Txn& txn, std::string_view address_key,
                                         std::uint32_t uid);
+// The two parts of a message as views into the map, valid until the
+// transaction ends: for sending a large message piece by piece.
+struct MessageView {
+  std::string_view prefix;
+  std::string_view body;
+  std::uint64_t size() const { return prefix.size() + body.size(); }
+};
+std::optional<MessageView> view_message(const Txn& txn, std::uint64_t user_id, std::uint32_t uid);
+
 // Deletes all of `uids` or, if one is missing, none (not_found).
 Status delete_messages(WriteTxn& txn, std::string_view address_key,
                        std::span<const std::uint32_t> uids);

@@ -9,8 +9,8 @@
 
 #include "storage/writer.hpp"
 
-namespace aviary::smtpd {
+namespace aviary::net {
 
 asio::awaitable<Status> commit(storage::Writer& writer, storage::Writer::Op op);
 
-}  // namespace aviary::smtpd
+}  // namespace aviary::net

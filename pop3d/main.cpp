@@ -1,0 +1,76 @@
+// main.cpp - aviary-pop3d: wires configuration, store, listeners and signals.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "common/metrics.hpp"
+#include "common/password.hpp"
+#include "common/tls.hpp"
+#include "pop3d/reply.hpp"
+#include "pop3d/session.hpp"
+
+using namespace aviary;
+
+namespace {
+
+// A hash nobody knows the password of, made with the configured cost.
+std::string make_dummy_hash(const PasswordParams& params) {
+  std::random_device random;
+  std::string secret;
+  for (int i = 0; i < 32; ++i) secret += static_cast<char>('a' + random() % 26);
+  return hash_password(secret, params);
+}
+
+void serve(const Config& config) {
+  std::shared_ptr<asio::ssl::context> tls;
+  if (config.tls.enabled()) tls = make_server_tls(config.tls.certificate, config.tls.private_key);
+
+  storage::Env env({config.storage.path, config.storage.map_size});
+  std::string lock_dir = config.storage.path + "/locks";
+  ::mkdir(lock_dir.c_str(), 0700);
+
+  MetricsServer metrics_server(config.pop3d.metrics);
+  pop3d::Metrics metrics(metrics_server.registry());
+  storage::Writer writer(env);
+  asio::thread_pool hashing(std::max(1u, std::thread::hardware_concurrency()));
+  AuthThrottle throttle(config.pop3d.max_auth_failures, std::chrono::minutes(15));
+  pop3d::Services services{config, env, writer, metrics, hashing, throttle, tls, lock_dir, make_dummy_hash(config.password)};
+
+  const auto& p = config.pop3d;
+  net::Server server("pop3d", p.io_threads, p.max_connections, p.max_connections_per_ip);
+  std::string refusal = pop3d::format(pop3d::Reply::failure("Too many connections, try later", "SYS/TEMP"));
+  auto listen = [&](const std::vector<Endpoint>& endpoints, pop3d::ListenerInfo info) {
+    for (const auto& endpoint : endpoints) {
+      server.listen(endpoint, [&services, info](net::Socket socket, std::shared_ptr<net::SessionControl> control) {
+        return pop3d::run_session(std::move(socket), services, info, std::move(control));
+      }, refusal);
+    }
+  };
+  listen(p.listen, {false, "pop3"});
+  listen(p.tls_listen, {true, "pop3s"});
+  server.run(p.shutdown_timeout);
+  hashing.join();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"aviary-pop3d: lets users fetch their mail over POP3"};
+  std::string config_path = default_config_path;
+  app.add_option("-c,--config", config_path, "configuration file");
+  CLI11_PARSE(app, argc, argv);
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    serve(load_config(config_path));
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "aviary-pop3d: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,234 @@
+// session.cpp - the POP3 session coroutine (RFC 1939 §3-§6).
+//
+// Read a command, answer it from the state's table, do what the answer asks
+// (log in, stream a message, STLS, the UPDATE at QUIT), repeat.
+#include "pop3d/session.hpp"
+
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "common/address.hpp"
+#include "common/log.hpp"
+#include "common/net/commit.hpp"
+#include "common/net/offload.hpp"
+#include "common/password.hpp"
+#include "pop3d/commands.hpp"
+#include "pop3d/message_stream.hpp"
+#include "storage/directory.hpp"
+
+namespace aviary::pop3d {
+namespace {
+
+// RETR sends a message in pieces of about this size, each read under its
+// own short transaction.
+constexpr std::size_t piece_size = 64 * 1024;
+
+class Session {
+ public:
+  Session(net::Connection& conn, Services& svc, ListenerInfo listener, net::SessionControl& control)
+      : conn_(conn), svc_(svc), listener_(std::move(listener)), control_(control) {
+    state_.tls_available = svc_.tls != nullptr;
+    state_.allow_plaintext = svc_.config.pop3d.allow_plaintext_auth;
+    peer_ = net::address_text(conn_.peer());
+  }
+
+  asio::awaitable<void> run() {
+    if (listener_.implicit_tls) co_await start_tls();
+    send(Reply::success("Aviary POP3 ready"));
+    for (;;) {
+      if (!conn_.has_buffered_line()) co_await conn_.flush();
+      control_.idle = true;  // nothing is half done between POP3 commands
+      conn_.set_timeout(svc_.config.pop3d.idle_timeout);
+      net::Line line = co_await conn_.read_line(max_command_line);
+      control_.idle = false;
+      if (control_.stopping) co_return co_await close_with(shutting_down());
+
+      Reply reply = line.too_long ? Reply::failure("Line too long") : handle_command(state_, line.text);
+      if (reply.next == Next::sasl_continue) reply = co_await sasl_continue();
+      switch (reply.next) {
+        case Next::authenticate: reply = co_await authenticate(reply.user, reply.secret); break;
+        case Next::start_tls:
+          send(reply);
+          co_await conn_.flush();
+          co_await start_tls();
+          continue;
+        case Next::send_message:
+          co_await send_message(reply);
+          continue;
+        case Next::update: co_return co_await update();
+        case Next::close: co_return co_await close_with(reply);
+        case Next::none:
+        case Next::sasl_continue: break;
+      }
+      if (!reply.ok && ++state_.errors >= svc_.config.pop3d.max_errors) {
+        send(reply);
+        co_return co_await close_with(Reply::failure("Too many bad commands, closing connection"));
+      }
+      send(reply);
+    }
+  }
+
+  // The last word after a timeout or shutdown; deletions are not applied.
+  asio::awaitable<void> interrupted() {
+    co_await close_with(conn_.interrupted() == net::Interrupt::timeout
+                            ? Reply::failure("Disconnected for inactivity")
+                            : shutting_down());
+  }
+
+  const std::string& user() const { return logged_in_; }
+
+ private:
+  static Reply shutting_down() { return Reply::failure("Server shutting down", "SYS/TEMP"); }
+
+  void send(const Reply& reply) { conn_.queue(format(reply)); }
+
+  asio::awaitable<void> close_with(const Reply& reply) {
+    send(reply);
+    co_await conn_.flush();
+    conn_.close();
+  }
+
+  asio::awaitable<void> start_tls() {
+    // RFC 2595 §4: what came before the handshake is not trusted.
+    conn_.discard_buffered();
+    co_await conn_.start_tls(*svc_.tls);
+    state_.tls = true;
+  }
+
+  // RFC 5034 §4: "+ " then the client's base64 response on one line.
+  asio::awaitable<Reply> sasl_continue() {
+    conn_.queue("+ \r\n");
+    co_await conn_.flush();
+    net::Line line = co_await conn_.read_line(max_sasl_line);
+    if (line.too_long) co_return Reply::failure("SASL response too long", "AUTH");
+    co_return plain_response(line.text);
+  }
+
+  asio::awaitable<Reply> authenticate(const std::string& name, const std::string& password) {
+    if (svc_.throttle.throttled(peer_)) {
+      svc_.metrics.login("throttled");
+      log::warning("pop3d: login refused for [", peer_, "]: too many failures");
+      co_return Reply::failure("Too many failed logins from your address, try again later", "SYS/TEMP");
+    }
+    std::string hash = svc_.dummy_hash;
+    std::string address;
+    if (auto parsed = parse_address(name)) {
+      address = parsed->key();
+      storage::ReadTxn txn(svc_.env);
+      if (auto user = storage::find_user(txn, *parsed)) hash = user->password_hash;
+    }
+    auto verify = [password, hash] { return verify_password(password, hash); };
+    bool good = co_await net::offload<bool>(svc_.hashing, std::move(verify));
+    if (!good || hash == svc_.dummy_hash) {
+      svc_.throttle.failure(peer_);
+      svc_.metrics.login("failure");
+      log::warning("pop3d: authentication failed for [", peer_, "] user=", name);
+      // Slow down guessing: the answer comes only after a pause.
+      asio::steady_timer pause(conn_.executor(), svc_.config.pop3d.auth_failure_delay);
+      co_await pause.async_wait(asio::use_awaitable);
+      co_return Reply::failure("Authentication failed", "AUTH");
+    }
+    auto drop = Maildrop::open(svc_.env, svc_.lock_dir, address);
+    if (!drop) {
+      if (drop.error().code == Errc::exists) {
+        svc_.metrics.login("in_use");
+        co_return Reply::failure("Mailbox is locked by another POP3 session", "IN-USE");
+      }
+      log::error("pop3d: cannot open maildrop ", address, ": ", drop.error().message);
+      co_return Reply::failure("Cannot open the mailbox", "SYS/TEMP");
+    }
+    state_.maildrop = std::move(drop).value();
+    state_.state = State::transaction;
+    logged_in_ = address;
+    svc_.metrics.login("success");
+    log::info("pop3d: login user=", address, " from [", peer_, "] messages=", state_.maildrop->count());
+    co_return Reply::success("Logged in, " + std::to_string(state_.maildrop->live_count()) + " messages");
+  }
+
+  asio::awaitable<void> send_message(const Reply& reply) {
+    const storage::MessageInfo* info = state_.maildrop->find(reply.message);
+    MessageStream stream(reply.top_lines);
+    std::string piece;
+    bool first = true;
+    for (;;) {
+      piece.clear();
+      if (first) piece = format(reply);
+      bool more;
+      {
+        storage::ReadTxn txn(svc_.env);
+        auto view = storage::view_message(txn, state_.maildrop->user_id(), info->uid);
+        if (!view) {
+          // Removed by an administrator since the snapshot.
+          if (first) send(Reply::failure("Message " + std::to_string(reply.message) + " is gone"));
+          co_return;
+        }
+        more = stream.next(view->prefix, view->body, piece, piece_size);
+      }
+      first = false;
+      if (!more) break;
+      conn_.queue(piece);
+      co_await conn_.flush();
+      svc_.metrics.bytes_sent(piece.size());
+    }
+    if (!reply.top_lines) svc_.metrics.retrieved();
+  }
+
+  // RFC 1939 §6: the UPDATE state, all deletions in one commit, then goodbye.
+  asio::awaitable<void> update() {
+    std::size_t marked = state_.maildrop->marked();
+    if (marked > 0) {
+      Status done = co_await net::commit(svc_.writer, state_.maildrop->deletion_op());
+      if (!done) {
+        log::error("pop3d: deleting for ", logged_in_, " failed: ", done.error().message);
+        co_return co_await close_with(Reply::failure("Deleting messages failed; none were deleted", "SYS/TEMP"));
+      }
+      svc_.metrics.deleted(marked);
+      log::info("pop3d: user=", logged_in_, " deleted=", marked);
+    }
+    co_await close_with(Reply::success("Logging out"));
+  }
+
+  static constexpr std::size_t max_sasl_line = 2048;
+
+  net::Connection& conn_;
+  Services& svc_;
+  ListenerInfo listener_;
+  net::SessionControl& control_;
+  SessionState state_;
+  std::string peer_;
+  std::string logged_in_;
+};
+
+}  // namespace
+
+asio::awaitable<void> run_session(net::Socket socket, Services& services, ListenerInfo listener,
+                                  std::shared_ptr<net::SessionControl> control) {
+  net::Connection conn(std::move(socket));
+  control->connection = &conn;
+  const std::string peer = net::address_text(conn.peer());
+  services.metrics.connection_opened(listener.name);
+  log::info("pop3d: connect from [", peer, "] listener=", listener.name);
+  Session session(conn, services, std::move(listener), *control);
+  std::string ending = "quit";
+  try {
+    co_await session.run();
+  } catch (const std::system_error& e) {
+    ending = e.code() == asio::error::eof ? "client closed" : e.code().message();
+  } catch (const std::exception& e) {
+    ending = e.what();
+    log::error("pop3d: session with [", peer, "] failed: ", e.what());
+  }
+  if (conn.interrupted() != net::Interrupt::none) {
+    ending = conn.interrupted() == net::Interrupt::timeout ? "timeout" : "shutdown";
+    try {
+      co_await session.interrupted();
+    } catch (const std::system_error&) {
+      // The peer is gone too.
+    }
+  }
+  control->connection = nullptr;
+  services.metrics.connection_closed();
+  log::info("pop3d: disconnect from [", peer, "] user=", session.user(), " (", ending, ")");
+}
+
+}  // namespace aviary::pop3d
