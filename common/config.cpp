@@ -392,6 +392,12 @@ const Key smtpd_keys[] = {
     {"command_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.command_timeout = r.duration(v, "5m"); }},
     {"data_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.data_timeout = r.duration(v, "3m"); }},
     {"shutdown_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.shutdown_timeout = r.duration(v, "30s"); }},
+    {"auth_failure_delay", [](Reader& r, const Node& v, Config& c) {
+       c.smtpd.auth_failure_delay = r.duration(v, "2s");
+     }},
+    {"max_auth_failures", [](Reader& r, const Node& v, Config& c) {
+       c.smtpd.max_auth_failures = r.integer(v, 1u, 1000000u);
+     }},
 };
 
 const Key pop3d_keys[] = {

@@ -63,6 +63,10 @@ struct Config {
     std::chrono::seconds data_timeout{180};
     // SIGTERM: how long open transactions may take before 421.
     std::chrono::seconds shutdown_timeout{30};
+    // AUTH on the submission listeners: a failure is answered after this
+    // delay; an address with this many failures in 15 minutes gets 454.
+    std::chrono::seconds auth_failure_delay{2};
+    std::uint32_t max_auth_failures = 10;
   } smtpd;
 
   struct Pop3d {

@@ -4,13 +4,11 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
-#include <random>
 #include <thread>
 
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
-#include "common/password.hpp"
 #include "common/tls.hpp"
 #include "pop3d/reply.hpp"
 #include "pop3d/session.hpp"
@@ -18,14 +16,6 @@
 using namespace aviary;
 
 namespace {
-
-// A hash nobody knows the password of, made with the configured cost.
-std::string make_dummy_hash(const PasswordParams& params) {
-  std::random_device random;
-  std::string secret;
-  for (int i = 0; i < 32; ++i) secret += static_cast<char>('a' + random() % 26);
-  return hash_password(secret, params);
-}
 
 void serve(const Config& config) {
   std::shared_ptr<asio::ssl::context> tls;
@@ -39,8 +29,9 @@ void serve(const Config& config) {
   pop3d::Metrics metrics(metrics_server.registry());
   storage::Writer writer(env);
   asio::thread_pool hashing(std::max(1u, std::thread::hardware_concurrency()));
-  AuthThrottle throttle(config.pop3d.max_auth_failures, std::chrono::minutes(15));
-  pop3d::Services services{config, env, writer, metrics, hashing, throttle, tls, lock_dir, make_dummy_hash(config.password)};
+  net::Authenticator authenticator(env, hashing, config.pop3d.max_auth_failures, config.pop3d.auth_failure_delay,
+                                   config.password);
+  pop3d::Services services{config, env, writer, metrics, authenticator, tls, lock_dir};
 
   const auto& p = config.pop3d;
   net::Server server("pop3d", p.io_threads, p.max_connections, p.max_connections_per_ip);

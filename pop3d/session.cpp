@@ -7,14 +7,10 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include "common/address.hpp"
 #include "common/log.hpp"
 #include "common/net/commit.hpp"
-#include "common/net/offload.hpp"
-#include "common/password.hpp"
 #include "pop3d/commands.hpp"
 #include "pop3d/message_stream.hpp"
-#include "storage/directory.hpp"
 
 namespace aviary::pop3d {
 namespace {
@@ -105,29 +101,18 @@ class Session {
   }
 
   asio::awaitable<Reply> authenticate(const std::string& name, const std::string& password) {
-    if (svc_.throttle.throttled(peer_)) {
+    net::AuthResult auth = co_await svc_.authenticator.verify(peer_, name, password);
+    if (auth.outcome == net::AuthOutcome::throttled) {
       svc_.metrics.login("throttled");
       log::warning("pop3d: login refused for [", peer_, "]: too many failures");
       co_return Reply::failure("Too many failed logins from your address, try again later", "SYS/TEMP");
     }
-    std::string hash = svc_.dummy_hash;
-    std::string address;
-    if (auto parsed = parse_address(name)) {
-      address = parsed->key();
-      storage::ReadTxn txn(svc_.env);
-      if (auto user = storage::find_user(txn, *parsed)) hash = user->password_hash;
-    }
-    auto verify = [password, hash] { return verify_password(password, hash); };
-    bool good = co_await net::offload<bool>(svc_.hashing, std::move(verify));
-    if (!good || hash == svc_.dummy_hash) {
-      svc_.throttle.failure(peer_);
+    if (auth.outcome == net::AuthOutcome::failure) {
       svc_.metrics.login("failure");
       log::warning("pop3d: authentication failed for [", peer_, "] user=", name);
-      // Slow down guessing: the answer comes only after a pause.
-      asio::steady_timer pause(conn_.executor(), svc_.config.pop3d.auth_failure_delay);
-      co_await pause.async_wait(asio::use_awaitable);
       co_return Reply::failure("Authentication failed", "AUTH");
     }
+    const std::string& address = auth.address;
     auto drop = Maildrop::open(svc_.env, svc_.lock_dir, address);
     if (!drop) {
       if (drop.error().code == Errc::exists) {

@@ -3,12 +3,11 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ssl/context.hpp>
-#include <asio/thread_pool.hpp>
 #include <memory>
 #include <string>
 
-#include "common/auth_throttle.hpp"
 #include "common/config.hpp"
+#include "common/net/authenticator.hpp"
 #include "common/net/server.hpp"
 #include "pop3d/metrics.hpp"
 #include "storage/env.hpp"
@@ -21,11 +20,9 @@ struct Services {
   storage::Env& env;
   storage::Writer& writer;
   Metrics& metrics;
-  asio::thread_pool& hashing;  // Argon2 runs here, never on an I/O thread
-  AuthThrottle& throttle;
+  net::Authenticator& authenticator;
   std::shared_ptr<asio::ssl::context> tls;
   std::string lock_dir;
-  std::string dummy_hash;  // verified for unknown users, so they cost the same time
 };
 
 struct ListenerInfo {

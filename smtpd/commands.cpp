@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/sasl.hpp"
 #include "smtpd/command_parser.hpp"
 #include "storage/mailbox.hpp"
 #include "storage/resolve.hpp"
@@ -51,6 +52,8 @@ Reply hello(SessionState& s, const Services& svc, std::string_view args, bool ex
   r.lines.push_back("SMTPUTF8");
   r.lines.push_back("ENHANCEDSTATUSCODES");
   if (svc.tls_available && !s.tls) r.lines.push_back("STARTTLS");
+  // RFC 4954 §4 and RFC 8314: passwords only inside TLS, never on port 25.
+  if (s.kind != ListenerKind::mx && s.tls) r.lines.push_back("AUTH PLAIN LOGIN");
   r.lines.push_back("CHUNKING");
   r.lines.push_back("BINARYMIME");
   return r;
@@ -62,7 +65,31 @@ Reply ehlo(SessionState& s, const Services& svc, std::string_view args) { return
 // RFC 6531 §3.4: a non-ASCII mailbox needs the SMTPUTF8 parameter.
 Reply needs_smtputf8() { return Reply(553, "5.6.7", "SMTPUTF8 is required for a non-ASCII address"); }
 
+// Submission (RFC 6409 §4.3, RFC 4954 §6): TLS, then AUTH, then only the
+// user's own addresses as sender.
+std::optional<Reply> submission_gate(const SessionState& s) {
+  if (s.kind == ListenerKind::mx) return std::nullopt;
+  if (!s.tls) return Reply(530, "5.7.0", "Must issue a STARTTLS command first");
+  if (s.auth_user.empty()) return Reply(530, "5.7.0", "Authentication required");
+  return std::nullopt;
+}
+
+bool owns_sender(const SessionState& s, const Services& svc, const Address& sender) {
+  if (sender.key() == s.auth_user) return true;
+  // user+tag@domain is the user's own.
+  std::string local = fold_local(sender.local);
+  if (auto plus = local.find('+'); plus != std::string::npos && plus > 0) {
+    if (local.substr(0, plus) + "@" + sender.domain == s.auth_user) return true;
+  }
+  // An alias that delivers to the user is the user's too.
+  storage::ReadTxn txn(svc.env);
+  auto r = storage::resolve_recipient(txn, sender);
+  return r.outcome == storage::Resolution::Outcome::deliver &&
+         std::find(r.local.begin(), r.local.end(), s.auth_user) != r.local.end();
+}
+
 Reply mail(SessionState& s, const Services& svc, std::string_view args) {
+  if (auto refused = submission_gate(s)) return *refused;
   auto parsed = parse_path_argument(args, "FROM:", true);
   if (!parsed) return syntax("MAIL FROM:<address> (" + parsed.error().message + ")");
   Transaction txn;
@@ -84,12 +111,20 @@ Reply mail(SessionState& s, const Services& svc, std::string_view args) {
       else return Reply(501, "5.5.4", "Unsupported BODY type " + *p.value);
     } else if (p.keyword == "SMTPUTF8" && !p.value) {
       txn.smtputf8 = true;
+    } else if (p.keyword == "AUTH" && p.value && s.kind != ListenerKind::mx) {
+      // RFC 4954 §5: the original submitter; we know who authenticated.
     } else {
       return Reply(555, "5.5.4", "Unsupported parameter " + p.keyword);
     }
   }
   if (!s.esmtp && !parsed->parameters.empty()) return Reply(555, "5.5.4", "Parameters need EHLO");
   if (parsed->address && parsed->address->needs_smtputf8() && !txn.smtputf8) return needs_smtputf8();
+  if (s.kind != ListenerKind::mx) {
+    if (!parsed->address) return Reply(553, "5.7.1", "The null sender is not allowed for submission");
+    if (!owns_sender(s, svc, *parsed->address)) {
+      return Reply(553, "5.7.1", "<" + parsed->address->to_string() + ">: Sender address rejected: not owned by user " + s.auth_user);
+    }
+  }
   txn.sender = parsed->address ? parsed->address->to_string() : "";
   s.txn = std::move(txn);
   s.phase = Phase::mail;
@@ -117,6 +152,14 @@ Reply rcpt(SessionState& s, const Services& svc, std::string_view args) {
   using Outcome = storage::Resolution::Outcome;
   switch (r.outcome) {
     case Outcome::not_hosted:
+      if (s.kind != ListenerKind::mx) {
+        // An authenticated user may send anywhere: the queue takes it.
+        add_unique(s.txn.remote, rcpt.to_string());  // remote local parts keep their case
+        s.txn.recipients.push_back(rcpt.to_string());
+        svc.metrics.recipient("relay");
+        s.phase = Phase::rcpt;
+        return ok("2.1.5");
+      }
       svc.metrics.recipient("rejected");
       return Reply(554, "5.7.1", shown + ": Relay access denied");
     case Outcome::unknown_user:
@@ -194,8 +237,25 @@ Reply starttls(SessionState& s, const Services& svc, std::string_view args) {
   return Reply(220, "2.0.0", "Ready to start TLS", Next::start_tls);
 }
 
-Reply auth(SessionState&, const Services&, std::string_view) {
-  return Reply(503, "5.5.1", "Error: authentication not enabled");
+// RFC 4954 §4: AUTH mechanism [initial-response].
+Reply auth(SessionState& s, const Services&, std::string_view args) {
+  if (s.kind == ListenerKind::mx) return Reply(503, "5.5.1", "Error: authentication not enabled");
+  if (!s.tls) return Reply(538, "5.7.11", "Encryption required for requested authentication mechanism");
+  if (!s.auth_user.empty()) return Reply(503, "5.5.1", "Error: already authenticated");
+  if (s.phase == Phase::mail || s.phase == Phase::rcpt) return Reply(503, "5.5.1", "Error: MAIL transaction in progress");
+  auto space = args.find(' ');
+  std::string mechanism(args.substr(0, space));
+  std::transform(mechanism.begin(), mechanism.end(), mechanism.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  if (mechanism.empty()) return syntax("AUTH mechanism [initial-response]");
+  if (mechanism != "PLAIN" && mechanism != "LOGIN") return Reply(504, "5.5.4", "Unrecognized authentication type");
+  s.sasl = SaslExchange{mechanism, {}, {}};
+  if (space == std::string_view::npos) {
+    // PLAIN: an empty challenge; LOGIN: "Username:".
+    return Reply(334, "", mechanism == "PLAIN" ? "" : base64_encode("Username:"), Next::sasl_continue);
+  }
+  std::string_view initial = args.substr(space + 1);
+  return handle_sasl_response(s, initial == "=" ? std::string_view() : initial);
 }
 
 // The protocol at a glance.
@@ -224,6 +284,31 @@ Reply out_of_sequence(const SessionState& s, std::string_view verb) {
 }
 
 }  // namespace
+
+Reply handle_sasl_response(SessionState& s, std::string_view line) {
+  SaslExchange& x = s.sasl;
+  auto fail = [&](Reply r) {
+    x = SaslExchange{};
+    return r;
+  };
+  if (line == "*") return fail(Reply(501, "5.7.0", "Authentication aborted"));
+  if (x.mechanism == "PLAIN") {
+    auto credentials = decode_plain(line);
+    if (!credentials) return fail(Reply(501, "5.5.2", "Cannot decode AUTH PLAIN response"));
+    x.user = credentials->user;
+    x.password = credentials->password;
+    return Reply(0, "", "", Next::authenticate);
+  }
+  auto decoded = base64_decode(line);
+  if (!decoded) return fail(Reply(501, "5.5.2", "Cannot decode AUTH LOGIN response"));
+  if (x.user.empty()) {
+    if (decoded->empty()) return fail(Reply(501, "5.5.2", "Empty user name"));
+    x.user = *decoded;
+    return Reply(334, "", base64_encode("Password:"), Next::sasl_continue);
+  }
+  x.password = *decoded;
+  return Reply(0, "", "", Next::authenticate);
+}
 
 std::optional<BdatCommand> parse_bdat(std::string_view args) {
   BdatCommand cmd;

@@ -17,6 +17,9 @@ namespace aviary::smtpd {
 // Answers one command line (without its CRLF).
 Reply handle_command(SessionState& state, const Services& services, std::string_view line);
 
+// One line of an AUTH exchange (after a 334 challenge).
+Reply handle_sasl_response(SessionState& state, std::string_view line);
+
 // The 220 greeting.
 Reply greeting(const Services& services);
 

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstring>
 #include <random>
 
@@ -36,6 +37,39 @@ std::string new_message_id() {
   for (int shift = 35; shift >= 0; shift -= 5) id += digits[(when >> shift) & 31];
   for (int i = 0; i < 13; ++i, bits >>= 5) id += digits[bits & 31];
   return id;
+}
+
+namespace {
+
+// True if the header section has a field named `name` (RFC 5322 §2.2,
+// field names compared without regard to case).
+bool has_field(std::string_view headers, std::string_view name) {
+  std::size_t pos = 0;
+  while (pos < headers.size()) {
+    std::size_t end = headers.find('\n', pos);
+    std::string_view line = headers.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    if (line.empty() || line == "\r") return false;  // end of the header section
+    if (line.size() > name.size() && line[name.size()] == ':') {
+      bool same = true;
+      for (std::size_t i = 0; i < name.size() && same; ++i) {
+        same = std::tolower(static_cast<unsigned char>(line[i])) == std::tolower(static_cast<unsigned char>(name[i]));
+      }
+      if (same) return true;
+    }
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string missing_origin_headers(std::string_view message_start, const std::string& id, const std::string& hostname,
+                                   std::int64_t when) {
+  std::string out;
+  if (!has_field(message_start, "Message-ID")) out += "Message-ID: <" + id + "@" + hostname + ">\r\n";
+  if (!has_field(message_start, "Date")) out += "Date: " + rfc5322_date(when) + "\r\n";
+  return out;
 }
 
 std::string received_header(const TraceInfo& t) {

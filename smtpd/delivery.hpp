@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "smtpd/message_buffer.hpp"
@@ -33,6 +34,11 @@ std::string received_header(const TraceInfo& trace);
 
 // RFC 5322 §3.3 date-time: "Sat, 28 Nov 2026 15:59:00 +0000".
 std::string rfc5322_date(std::int64_t unix_seconds);
+
+// "Message-ID:" and "Date:" lines for those of the two that the header
+// section (the start of the message) lacks; empty when both are there.
+std::string missing_origin_headers(std::string_view message_start, const std::string& id,
+                                   const std::string& hostname, std::int64_t when);
 
 // A fresh message id for "queued as", logs and Received.
 std::string new_message_id();

@@ -3,11 +3,14 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <asio/thread_pool.hpp>
 #include <iostream>
+#include <thread>
 
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
+#include "common/net/authenticator.hpp"
 #include "common/net/server.hpp"
 #include "common/tls.hpp"
 #include "smtpd/commands.hpp"
@@ -32,7 +35,10 @@ void serve(const Config& config) {
   smtpd::Metrics metrics(metrics_server.registry());
   storage::Writer writer(env);
   writer.set_commit_observer([&metrics](std::chrono::duration<double> elapsed, std::size_t) { metrics.storage_commit(elapsed); });
-  smtpd::Services services{config, env, writer, metrics, tls != nullptr, spill_dir};
+  asio::thread_pool hashing(std::max(1u, std::thread::hardware_concurrency()));
+  net::Authenticator authenticator(env, hashing, config.smtpd.max_auth_failures, config.smtpd.auth_failure_delay,
+                                   config.password);
+  smtpd::Services services{config, env, writer, metrics, tls != nullptr, spill_dir, &authenticator};
 
   net::Server server("smtpd", config.smtpd.io_threads, config.smtpd.max_connections, config.smtpd.max_connections_per_ip);
   std::string refusal = smtpd::format(smtpd::Reply(421, "4.7.0", config.hostname + " Error: too many connections, try later"));
@@ -44,7 +50,10 @@ void serve(const Config& config) {
     }
   };
   listen(config.smtpd.listen, {smtpd::ListenerKind::mx, "smtp"});
+  listen(config.smtpd.submission, {smtpd::ListenerKind::submission, "submission"});
+  listen(config.smtpd.submissions, {smtpd::ListenerKind::submissions, "submissions"});
   server.run(config.smtpd.shutdown_timeout);
+  hashing.join();
 }
 
 }  // namespace

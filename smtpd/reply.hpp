@@ -13,6 +13,8 @@ enum class Next {
   read_data,   // 354 sent: read the DATA body
   read_chunk,  // BDAT: read the announced octets (no reply before that)
   start_tls,   // 220 sent: TLS handshake
+  sasl_continue,  // 334 sent: read the client's next AUTH line
+  authenticate,   // credentials complete (in SessionState::sasl): verify them
   close,       // 221 or 421 sent: end the session
 };
 

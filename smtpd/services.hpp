@@ -8,6 +8,10 @@
 #include "storage/env.hpp"
 #include "storage/writer.hpp"
 
+namespace aviary::net {
+class Authenticator;
+}
+
 namespace aviary::smtpd {
 
 struct Services {
@@ -17,6 +21,7 @@ struct Services {
   Metrics& metrics;
   bool tls_available = false;
   std::string spill_dir;  // where large messages wait for their commit
+  net::Authenticator* authenticator = nullptr;  // AUTH on the submission listeners
 };
 
 }  // namespace aviary::smtpd

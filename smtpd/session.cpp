@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "common/log.hpp"
+#include "common/net/authenticator.hpp"
 #include "smtpd/commands.hpp"
 #include "smtpd/command_parser.hpp"
 #include "common/net/commit.hpp"
@@ -50,7 +51,10 @@ class Session {
 
       Reply reply = line.too_long ? Reply(500, "5.5.2", "Error: line too long")
                                   : handle_command(state_, svc_, line.text);
+      while (reply.next == Next::sasl_continue) reply = co_await sasl_continue(reply);
       switch (reply.next) {
+        case Next::authenticate: reply = co_await authenticate(); break;
+        case Next::sasl_continue: break;  // handled above
         case Next::read_data: reply = co_await read_data(reply); break;
         case Next::read_chunk: reply = co_await read_chunk(reply, line.text); break;
         case Next::start_tls:
@@ -100,6 +104,39 @@ class Session {
     state_.kind = listener_.kind;
     state_.peer = net::address_text(conn_.peer());
     state_.tls = true;
+  }
+
+  // RFC 4954 §4: a 334 challenge, then one base64 line from the client.
+  asio::awaitable<Reply> sasl_continue(const Reply& challenge) {
+    send(challenge);
+    co_await conn_.flush();
+    net::Line line = co_await conn_.read_line(max_sasl_line);
+    if (line.too_long) {
+      state_.sasl = SaslExchange{};
+      co_return Reply(500, "5.5.6", "Authentication exchange line is too long");
+    }
+    co_return handle_sasl_response(state_, line.text);
+  }
+
+  asio::awaitable<Reply> authenticate() {
+    SaslExchange credentials = std::exchange(state_.sasl, SaslExchange{});
+    net::AuthResult auth = co_await svc_.authenticator->verify(state_.peer, credentials.user, std::move(credentials.password));
+    switch (auth.outcome) {
+      case net::AuthOutcome::success:
+        state_.auth_user = auth.address;
+        svc_.metrics.auth_attempt("success");
+        log::info("smtpd: AUTH ", credentials.mechanism, " user=", auth.address, " from [", state_.peer, "]");
+        co_return Reply(235, "2.7.0", "Authentication successful");
+      case net::AuthOutcome::throttled:
+        svc_.metrics.auth_attempt("throttled");
+        log::warning("smtpd: AUTH refused for [", state_.peer, "]: too many failures");
+        co_return Reply(454, "4.7.0", "Temporary authentication failure: too many failures, try later");
+      case net::AuthOutcome::failure:
+        break;
+    }
+    svc_.metrics.auth_attempt("failure");
+    log::warning("smtpd: AUTH ", credentials.mechanism, " failed for [", state_.peer, "] user=", credentials.user);
+    co_return Reply(535, "5.7.8", "Authentication credentials invalid");
   }
 
   // DATA (RFC 5321 §4.1.1.4): 354, then the body up to <CRLF>.<CRLF>.
@@ -196,13 +233,19 @@ class Session {
     trace.helo = state_.helo;
     trace.peer = state_.peer;
     trace.hostname = svc_.config.hostname;
-    trace.protocol = state_.esmtp ? (state_.tls ? "ESMTPS" : "ESMTP") : "SMTP";
+    // RFC 3848: ESMTP, plus S for TLS, plus A for AUTH.
+    trace.protocol = !state_.esmtp ? "SMTP" : std::string("ESMTP") + (state_.tls ? "S" : "") + (state_.auth_user.empty() ? "" : "A");
     if (state_.tls) trace.tls = conn_.tls_version() + " " + conn_.tls_cipher();
     trace.id = delivery->id;
     if (state_.txn.recipients.size() == 1) trace.for_recipient = state_.txn.recipients.front();
     trace.when = delivery->arrival;
     delivery->header = received_header(trace);
     delivery->body = std::move(body);
+    if (listener_.kind != ListenerKind::mx) {
+      // RFC 6409 §8.2-8.3: the submission server completes what the client left out.
+      delivery->header += missing_origin_headers(delivery->body->head(header_scan_limit), delivery->id,
+                                                 svc_.config.hostname, delivery->arrival);
+    }
     std::uint64_t size = delivery->header.size() + delivery->body->size();
 
     Status stored = co_await net::commit(svc_.writer, make_delivery_op(delivery));
@@ -221,6 +264,9 @@ class Session {
               " peer=[", state_.peer, "]");
     co_return Reply(250, "2.0.0", "Ok: queued as " + delivery->id);
   }
+
+  static constexpr std::size_t max_sasl_line = 12288;  // RFC 4954 §4
+  static constexpr std::size_t header_scan_limit = 256 * 1024;
 
   net::Connection& conn_;
   Services& svc_;

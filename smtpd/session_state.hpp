@@ -36,6 +36,13 @@ struct Transaction {
   bool bdat_started = false;
 };
 
+// An AUTH exchange in progress (RFC 4954 §4), and its result.
+struct SaslExchange {
+  std::string mechanism;  // PLAIN or LOGIN; empty when none is running
+  std::string user;
+  std::string password;
+};
+
 struct SessionState {
   ListenerKind kind = ListenerKind::mx;
   Phase phase = Phase::connected;
@@ -43,6 +50,8 @@ struct SessionState {
   std::string helo;
   std::string peer;  // IP address text
   bool tls = false;
+  SaslExchange sasl;
+  std::string auth_user;  // canonical address once AUTH succeeded
   Transaction txn;
   unsigned errors = 0;
 
