@@ -2,6 +2,9 @@
 //
 // Read a command, answer it from the state's table, do what the answer asks
 // (log in, stream a message, STLS, the UPDATE at QUIT), repeat.
+//
+// GCC 12 destroys temporaries in a co_await expression twice (PR 99576 and
+// kin): coroutines here are only ever called with named objects.
 #include "pop3d/session.hpp"
 
 #include <asio/steady_timer.hpp>
@@ -37,7 +40,10 @@ class Session {
       conn_.set_timeout(svc_.config.pop3d.idle_timeout);
       net::Line line = co_await conn_.read_line(max_command_line);
       control_.idle = false;
-      if (control_.stopping) co_return co_await close_with(shutting_down());
+      if (control_.stopping) {
+        Reply goodbye = shutting_down();
+        co_return co_await close_with(goodbye);
+      }
 
       Reply reply = line.too_long ? Reply::failure("Line too long") : handle_command(state_, line.text);
       if (reply.next == Next::sasl_continue) reply = co_await sasl_continue();
@@ -58,7 +64,8 @@ class Session {
       }
       if (!reply.ok && ++state_.errors >= svc_.config.pop3d.max_errors) {
         send(reply);
-        co_return co_await close_with(Reply::failure("Too many bad commands, closing connection"));
+        Reply goodbye = Reply::failure("Too many bad commands, closing connection");
+        co_return co_await close_with(goodbye);
       }
       send(reply);
     }
@@ -66,9 +73,9 @@ class Session {
 
   // The last word after a timeout or shutdown; deletions are not applied.
   asio::awaitable<void> interrupted() {
-    co_await close_with(conn_.interrupted() == net::Interrupt::timeout
-                            ? Reply::failure("Disconnected for inactivity")
-                            : shutting_down());
+    Reply goodbye = conn_.interrupted() == net::Interrupt::timeout ? Reply::failure("Disconnected for inactivity")
+                                                                   : shutting_down();
+    co_await close_with(goodbye);
   }
 
   const std::string& user() const { return logged_in_; }
@@ -162,15 +169,18 @@ class Session {
   asio::awaitable<void> update() {
     std::size_t marked = state_.maildrop->marked();
     if (marked > 0) {
-      Status done = co_await net::commit(svc_.writer, state_.maildrop->deletion_op());
+      storage::Writer::Op op = state_.maildrop->deletion_op();
+      Status done = co_await net::commit(svc_.writer, op);
       if (!done) {
         log::error("pop3d: deleting for ", logged_in_, " failed: ", done.error().message);
-        co_return co_await close_with(Reply::failure("Deleting messages failed; none were deleted", "SYS/TEMP"));
+        Reply failed = Reply::failure("Deleting messages failed; none were deleted", "SYS/TEMP");
+        co_return co_await close_with(failed);
       }
       svc_.metrics.deleted(marked);
       log::info("pop3d: user=", logged_in_, " deleted=", marked);
     }
-    co_await close_with(Reply::success("Logging out"));
+    Reply goodbye = Reply::success("Logging out");
+    co_await close_with(goodbye);
   }
 
   static constexpr std::size_t max_sasl_line = 2048;

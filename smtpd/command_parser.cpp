@@ -82,6 +82,7 @@ Result<PathArgument> parse_path_argument(std::string_view args, std::string_view
     auto colon = path.find(':');
     if (colon == std::string_view::npos) return syntax("bad source route");
     path = path.substr(colon + 1);
+    if (path.empty()) return syntax("a source route must lead to an address");
   }
   if (path.empty()) {
     if (!allow_null) return syntax("the null address is not allowed here");

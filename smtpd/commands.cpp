@@ -6,6 +6,7 @@
 
 #include "common/sasl.hpp"
 #include "smtpd/command_parser.hpp"
+#include "storage/directory.hpp"
 #include "storage/mailbox.hpp"
 #include "storage/resolve.hpp"
 
@@ -62,8 +63,13 @@ Reply hello(SessionState& s, const Services& svc, std::string_view args, bool ex
 Reply helo(SessionState& s, const Services& svc, std::string_view args) { return hello(s, svc, args, false); }
 Reply ehlo(SessionState& s, const Services& svc, std::string_view args) { return hello(s, svc, args, true); }
 
-// RFC 6531 §3.4: a non-ASCII mailbox needs the SMTPUTF8 parameter.
+// RFC 6531 §3.4: a non-ASCII mailbox needs the SMTPUTF8 parameter, whether
+// the UTF-8 is in the local part or in the domain (as written, before IDNA).
 Reply needs_smtputf8() { return Reply(553, "5.6.7", "SMTPUTF8 is required for a non-ASCII address"); }
+
+bool non_ascii(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
 
 // Submission (RFC 6409 §4.3, RFC 4954 §6): TLS, then AUTH, then only the
 // user's own addresses as sender.
@@ -118,7 +124,7 @@ Reply mail(SessionState& s, const Services& svc, std::string_view args) {
     }
   }
   if (!s.esmtp && !parsed->parameters.empty()) return Reply(555, "5.5.4", "Parameters need EHLO");
-  if (parsed->address && parsed->address->needs_smtputf8() && !txn.smtputf8) return needs_smtputf8();
+  if (non_ascii(parsed->text) && !txn.smtputf8) return needs_smtputf8();
   if (s.kind != ListenerKind::mx) {
     if (!parsed->address) return Reply(553, "5.7.1", "The null sender is not allowed for submission");
     if (!owns_sender(s, svc, *parsed->address)) {
@@ -131,6 +137,26 @@ Reply mail(SessionState& s, const Services& svc, std::string_view args) {
   return ok("2.1.0");
 }
 
+// RFC 5321 §4.5.1: "<Postmaster>" without a domain must be accepted. It
+// goes to the hosted domain that is our hostname or its nearest parent.
+std::string postmaster_domain(const Services& svc) {
+  std::string_view name = svc.config.hostname;
+  storage::ReadTxn txn(svc.env);
+  for (std::string_view candidate = name; !candidate.empty();) {
+    auto domain = normalize_domain(candidate);
+    if (domain && storage::is_hosted(txn, *domain)) return *domain;
+    auto dot = candidate.find('.');
+    if (dot == std::string_view::npos) break;
+    candidate.remove_prefix(dot + 1);
+  }
+  // Otherwise the first hosted domain that has a postmaster.
+  for (const auto& domain : storage::list_domains(txn)) {
+    auto r = storage::resolve_recipient(txn, Address{"postmaster", domain.name});
+    if (r.outcome == storage::Resolution::Outcome::deliver) return domain.name;
+  }
+  return svc.config.hostname;
+}
+
 void add_unique(std::vector<std::string>& list, const std::string& item) {
   if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
 }
@@ -140,8 +166,8 @@ Reply rcpt(SessionState& s, const Services& svc, std::string_view args) {
   if (!parsed) return syntax("RCPT TO:<address> (" + parsed.error().message + ")");
   if (!parsed->parameters.empty()) return Reply(555, "5.5.4", "Unsupported parameter " + parsed->parameters[0].keyword);
   Address rcpt = *parsed->address;
-  if (rcpt.domain.empty()) rcpt.domain = svc.config.hostname;  // "<Postmaster>"
-  if (rcpt.needs_smtputf8() && !s.txn.smtputf8) return needs_smtputf8();
+  if (rcpt.domain.empty()) rcpt.domain = postmaster_domain(svc);  // "<Postmaster>"
+  if (non_ascii(parsed->text) && !s.txn.smtputf8) return needs_smtputf8();
   if (s.txn.recipients.size() >= svc.config.smtpd.max_recipients) {
     return Reply(452, "4.5.3", "Error: too many recipients");
   }
@@ -220,7 +246,8 @@ Reply quit(SessionState&, const Services& svc, std::string_view) {
 }
 
 // §3.5.3: VRFY would let anyone harvest addresses.
-Reply vrfy(SessionState&, const Services&, std::string_view) {
+Reply vrfy(SessionState&, const Services&, std::string_view args) {
+  if (args.empty()) return syntax("VRFY address");
   return Reply(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery");
 }
 
@@ -326,13 +353,16 @@ std::optional<BdatCommand> parse_bdat(std::string_view args) {
 Reply greeting(const Services& svc) { return Reply(220, "", svc.config.hostname + " ESMTP Aviary"); }
 
 Reply handle_command(SessionState& state, const Services& services, std::string_view line) {
-  // RFC 5321 §4.1.1: verbs are ASCII; a NUL or other control byte is garbage.
-  if (std::any_of(line.begin(), line.end(), [](char c) { return c == '\0'; })) {
-    return Reply(500, "5.5.2", "Error: bad syntax");
-  }
   CommandLine cmd = split_command(line);
   auto it = std::find_if(std::begin(commands), std::end(commands), [&](const Command& c) { return c.verb == cmd.verb; });
+  // RFC 5321 §4.1.1: a command is printable text. A control byte (a bare CR
+  // above all) must never reach a reply, a log line or a Received header.
+  bool control = std::any_of(line.begin(), line.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
   if (it == std::end(commands)) return Reply(500, "5.5.2", "Error: command not recognized");
+  if (line.find('\0') != std::string_view::npos) return Reply(500, "5.5.2", "Error: bad syntax");
+  if (control) return Reply(501, "5.5.4", "Syntax error: control characters in command");
   if (!(it->phases & bit(state.phase))) {
     Reply r = out_of_sequence(state, cmd.verb);
     if (cmd.verb == "BDAT" && parse_bdat(cmd.args)) r.next = Next::read_chunk;

@@ -10,8 +10,9 @@ std::size_t DataReader::feed(std::string_view input) {
     switch (state_) {
       case State::line_start:
         if (c == '.') {
+          // Not counted: a leading dot is either the terminator or the
+          // stuffing that §4.5.2 removes, and §4.5.3.1.6 counts neither.
           state_ = State::dot;
-          count_line_octet();
         } else {
           body(c);
         }

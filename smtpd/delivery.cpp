@@ -76,7 +76,9 @@ std::string received_header(const TraceInfo& t) {
   // Received: from helo ([ip])
   //         by host (Aviary) with ESMTPS (TLSv1.3 cipher) id ID
   //         for <rcpt>; date
-  std::string h = "Received: from " + t.helo + " ([" + t.peer + "])\r\n";
+  // RFC 5321 §4.1.3: an IPv6 address literal carries its tag.
+  std::string literal = t.peer.find(':') != std::string::npos ? "[IPv6:" + t.peer + "]" : "[" + t.peer + "]";
+  std::string h = "Received: from " + t.helo + " (" + literal + ")\r\n";
   h += "\tby " + t.hostname + " (Aviary) with " + t.protocol;
   if (!t.tls.empty()) h += " (" + t.tls + ")";
   h += " id " + t.id;
@@ -106,7 +108,7 @@ storage::Writer::Op make_delivery_op(std::shared_ptr<const Delivery> d) {
       }  // a user deleted since RCPT simply gets nothing
     }
     if (!d->remote.empty()) {
-      storage::enqueue(txn, d->sender, d->remote, blob, d->arrival);
+      storage::enqueue(txn, d->sender, d->remote, blob, d->arrival, d->id, d->body_flags);
       ++references;
     }
     if (references == 0) return Error{Errc::not_found, "no recipient is left"};

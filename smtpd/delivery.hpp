@@ -53,6 +53,7 @@ struct Delivery {
   // the session is gone.
   std::unique_ptr<MessageBuffer> body;
   std::int64_t arrival = 0;
+  std::uint8_t body_flags = 0;  // storage::BodyFlags, for the relay
 };
 
 // The write operation: safe to run again (the writer retries batches).

@@ -4,6 +4,9 @@
 // (DATA, BDAT, STARTTLS), repeat. Replies are queued and flushed when no
 // more pipelined input is waiting (RFC 2920), so a pipelined group costs one
 // write.
+//
+// GCC 12 destroys temporaries in a co_await expression twice (PR 99576 and
+// kin): coroutines here are only ever called with named objects.
 #include "smtpd/session.hpp"
 
 #include <asio/use_awaitable.hpp>
@@ -17,6 +20,7 @@
 #include "smtpd/data_reader.hpp"
 #include "smtpd/delivery.hpp"
 #include "smtpd/message_buffer.hpp"
+#include "storage/queue.hpp"
 
 namespace aviary::smtpd {
 namespace {
@@ -40,7 +44,8 @@ class Session {
     send(greeting(svc_));
     for (;;) {
       if (control_.stopping && state_.phase != Phase::mail && state_.phase != Phase::rcpt) {
-        co_return co_await close_with(Reply(421, "4.3.2", svc_.config.hostname + " Service shutting down"));
+        Reply goodbye(421, "4.3.2", svc_.config.hostname + " Service shutting down");
+        co_return co_await close_with(goodbye);
       }
       if (!conn_.has_buffered_line()) co_await conn_.flush();
       control_.idle = state_.phase == Phase::connected || state_.phase == Phase::greeted;
@@ -69,7 +74,8 @@ class Session {
       if (reply.is_error() && ++state_.errors >= svc_.config.smtpd.max_errors) {
         send(reply);
         // Slow down clients that make errors: they are gone after this.
-        co_return co_await close_with(Reply(421, "4.7.0", svc_.config.hostname + " Error: too many errors"));
+        Reply goodbye(421, "4.7.0", svc_.config.hostname + " Error: too many errors");
+        co_return co_await close_with(goodbye);
       }
       send(reply);
     }
@@ -120,7 +126,7 @@ class Session {
 
   asio::awaitable<Reply> authenticate() {
     SaslExchange credentials = std::exchange(state_.sasl, SaslExchange{});
-    net::AuthResult auth = co_await svc_.authenticator->verify(state_.peer, credentials.user, std::move(credentials.password));
+    net::AuthResult auth = co_await svc_.authenticator->verify(state_.peer, credentials.user, credentials.password);
     switch (auth.outcome) {
       case net::AuthOutcome::success:
         state_.auth_user = auth.address;
@@ -158,11 +164,12 @@ class Session {
       case BodyProblem::line_too_long:
         co_return reject("line_too_long", Reply(500, "5.6.0", "Message line longer than 1000 octets"));
     }
-    co_return co_await deliver(std::move(body));
+    co_return co_await deliver(body);
   }
 
   // BDAT (RFC 3030): exactly the announced octets, whatever the answer.
-  asio::awaitable<Reply> read_chunk(Reply reply, const std::string& command) {
+  asio::awaitable<Reply> read_chunk(const Reply& go_ahead, const std::string& command) {
+    Reply reply = go_ahead;
     auto cmd = parse_bdat(split_args(command));
     std::uint64_t left = cmd->size;
     bool keep = reply.code == 250;
@@ -200,7 +207,7 @@ class Session {
     if (!cmd->last) co_return reply;
     auto body = std::move(chunks_);
     end_chunks();
-    co_return co_await deliver(std::move(body));
+    co_return co_await deliver(body);
   }
 
   void end_chunks() {
@@ -222,13 +229,15 @@ class Session {
   }
 
   // One commit for every local copy and the queue entry; 250 only after it.
-  asio::awaitable<Reply> deliver(std::unique_ptr<MessageBuffer> body) {
+  asio::awaitable<Reply> deliver(std::unique_ptr<MessageBuffer>& body) {
     auto delivery = std::make_shared<Delivery>();
     delivery->id = new_message_id();
     delivery->sender = state_.txn.sender;
     delivery->local = state_.txn.local;
     delivery->remote = state_.txn.remote;
     delivery->arrival = static_cast<std::int64_t>(std::time(nullptr));
+    if (state_.txn.body != BodyType::seven_bit) delivery->body_flags |= storage::body_8bit;
+    if (state_.txn.smtputf8) delivery->body_flags |= storage::body_smtputf8;
     TraceInfo trace;
     trace.helo = state_.helo;
     trace.peer = state_.peer;
@@ -248,7 +257,8 @@ class Session {
     }
     std::uint64_t size = delivery->header.size() + delivery->body->size();
 
-    Status stored = co_await net::commit(svc_.writer, make_delivery_op(delivery));
+    storage::Writer::Op op = make_delivery_op(delivery);
+    Status stored = co_await net::commit(svc_.writer, op);
     std::string recipients;
     for (const auto& r : state_.txn.recipients) recipients += (recipients.empty() ? "<" : ",<") + r + ">";
     state_.reset_transaction();

@@ -7,13 +7,17 @@
 namespace aviary::storage {
 namespace {
 
+// 2: message id and body flags.
+constexpr std::uint8_t queue_record_version = 2;
+
 std::string due_key(std::int64_t when, std::uint64_t id) {
   return be64(static_cast<std::uint64_t>(when < 0 ? 0 : when)) + be64(id);
 }
 
 std::string encode(const QueueEntry& e) {
   Encoder out;
-  out.u8(record_v1).str(e.sender).u64(e.blob_id).i64(e.created).i64(e.next_attempt).u32(e.attempts);
+  out.u8(queue_record_version).str(e.message_id).str(e.sender).u64(e.blob_id).i64(e.created).i64(e.next_attempt);
+  out.u32(e.attempts).u8(e.flags);
   out.u32(static_cast<std::uint32_t>(e.recipients.size()));
   for (const auto& r : e.recipients) out.str(r.address).u8(static_cast<std::uint8_t>(r.status)).str(r.diagnostic);
   return out.take();
@@ -21,14 +25,16 @@ std::string encode(const QueueEntry& e) {
 
 QueueEntry decode(std::uint64_t id, std::string_view raw) {
   Decoder in(raw, "queue");
-  in.version(record_v1);
+  in.version(queue_record_version);
   QueueEntry e;
   e.id = id;
+  e.message_id = in.str();
   e.sender = in.str();
   e.blob_id = in.u64();
   e.created = in.i64();
   e.next_attempt = in.i64();
   e.attempts = in.u32();
+  e.flags = in.u8();
   std::uint32_t n = in.u32();
   for (std::uint32_t i = 0; i < n; ++i) {
     QueueRecipient r;
@@ -47,9 +53,11 @@ QueueEntry decode(std::uint64_t id, std::string_view raw) {
 }  // namespace
 
 std::uint64_t enqueue(WriteTxn& txn, std::string_view sender, const std::vector<std::string>& recipients,
-                      std::uint64_t blob_id, std::int64_t now) {
+                      std::uint64_t blob_id, std::int64_t now, std::string_view message_id, std::uint8_t flags) {
   QueueEntry e;
   e.id = txn.next_id(meta_next_queue_id);
+  e.message_id = std::string(message_id);
+  e.flags = flags;
   e.sender = std::string(sender);
   e.blob_id = blob_id;
   e.created = now;
@@ -103,6 +111,15 @@ std::vector<QueueEntry> list_queue(const Txn& txn) {
     return true;
   });
   return out;
+}
+
+std::size_t reschedule_all(WriteTxn& txn, std::int64_t now) {
+  auto entries = list_queue(txn);
+  for (auto& e : entries) {
+    e.next_attempt = now;
+    if (auto s = update_queued(txn, e); !s) throw Failure(Errc::storage, s.error().message);
+  }
+  return entries.size();
 }
 
 }  // namespace aviary::storage

@@ -24,20 +24,25 @@ struct QueueRecipient {
   std::string diagnostic;  // the last reply or error for this recipient
 };
 
+// What the relay must know about the body to send it on (RFC 6152, 6531).
+enum BodyFlags : std::uint8_t { body_8bit = 1, body_smtputf8 = 2 };
+
 struct QueueEntry {
   std::uint64_t id = 0;
+  std::string message_id;  // the id the client was told ("queued as ...")
   std::string sender;  // "" = the null sender
   std::uint64_t blob_id = 0;
   std::int64_t created = 0;
   std::int64_t next_attempt = 0;
   std::uint32_t attempts = 0;
+  std::uint8_t flags = 0;  // BodyFlags
   std::vector<QueueRecipient> recipients;
 };
 
 // Queues `recipients` for the blob (takes one reference); returns the id.
 std::uint64_t enqueue(WriteTxn& txn, std::string_view sender,
                       const std::vector<std::string>& recipients, std::uint64_t blob_id,
-                      std::int64_t now);
+                      std::int64_t now, std::string_view message_id = {}, std::uint8_t flags = 0);
 std::optional<QueueEntry> find_queued(const Txn& txn, std::uint64_t id);
 // Ids of entries due at or before `now`, oldest due first.
 std::vector<std::uint64_t> due_entries(const Txn& txn, std::int64_t now, std::size_t limit);
@@ -46,5 +51,7 @@ Status update_queued(WriteTxn& txn, const QueueEntry& entry);
 // Removes an entry and drops its blob reference.
 Status remove_queued(WriteTxn& txn, std::uint64_t id);
 std::vector<QueueEntry> list_queue(const Txn& txn);
+// Makes every entry due now (aviaryctl queue flush); returns how many.
+std::size_t reschedule_all(WriteTxn& txn, std::int64_t now);
 
 }  // namespace aviary::storage

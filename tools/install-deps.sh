@@ -9,7 +9,7 @@ packages=(
   libasio-dev liblmdb-dev lmdb-utils libssl-dev libargon2-dev libidn2-dev
   libgtest-dev libbenchmark-dev prometheus-cpp-dev libtomlplusplus-dev libcli11-dev
   libunbound-dev
-  python3 openssl curl swaks prometheus clang libclang-rt-14-dev
+  python3 python3-lmdb openssl curl swaks libnet-ssleay-perl prometheus clang libclang-rt-14-dev
 )
 
 missing=()

@@ -31,7 +31,8 @@ Authenticator::Authenticator(storage::Env& env, asio::thread_pool& hashing, std:
       failure_delay_(failure_delay),
       dummy_hash_(make_dummy_hash(params)) {}
 
-asio::awaitable<AuthResult> Authenticator::verify(std::string ip, std::string user, std::string password) {
+asio::awaitable<AuthResult> Authenticator::verify(const std::string& ip, const std::string& user,
+                                                  const std::string& password) {
   AuthResult result;
   if (throttle_.throttled(ip)) {
     result.outcome = AuthOutcome::throttled;
@@ -45,15 +46,16 @@ asio::awaitable<AuthResult> Authenticator::verify(std::string ip, std::string us
       result.address = found->address;
     }
   }
-  auto check = [password = std::move(password), hash] { return verify_password(password, hash); };
-  bool good = co_await offload<bool>(hashing_, std::move(check));
+  auto check = [password, hash] { return verify_password(password, hash); };
+  bool good = co_await offload<bool>(hashing_, check);
   if (good && !result.address.empty()) {
     result.outcome = AuthOutcome::success;
     co_return result;
   }
   throttle_.failure(ip);
   // Slow down guessing: the answer comes only after a pause.
-  asio::steady_timer pause(co_await asio::this_coro::executor, failure_delay_);
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer pause(executor, failure_delay_);
   co_await pause.async_wait(asio::use_awaitable);
   result.outcome = AuthOutcome::failure;
   result.address.clear();

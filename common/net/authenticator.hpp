@@ -27,7 +27,7 @@ class Authenticator {
                 std::chrono::seconds failure_delay, const PasswordParams& params);
 
   // Never logs or keeps the password.
-  asio::awaitable<AuthResult> verify(std::string ip, std::string user, std::string password);
+  asio::awaitable<AuthResult> verify(const std::string& ip, const std::string& user, const std::string& password);
 
  private:
   storage::Env& env_;

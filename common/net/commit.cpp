@@ -10,7 +10,7 @@
 
 namespace aviary::net {
 
-asio::awaitable<Status> commit(storage::Writer& writer, storage::Writer::Op op) {
+asio::awaitable<Status> commit(storage::Writer& writer, storage::Writer::Op& op) {
   auto executor = co_await asio::this_coro::executor;
   // A named initiation: GCC 12 mishandles lambda temporaries in co_await.
   auto initiation = [&writer, &op, executor](auto handler) {

@@ -11,6 +11,7 @@
 
 namespace aviary::net {
 
-asio::awaitable<Status> commit(storage::Writer& writer, storage::Writer::Op op);
+// `op` is taken from the caller (moved to the writer); pass a named object.
+asio::awaitable<Status> commit(storage::Writer& writer, storage::Writer::Op& op);
 
 }  // namespace aviary::net

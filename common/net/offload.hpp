@@ -15,8 +15,9 @@ namespace aviary::net {
 // Runs fn() on `pool`, resumes the coroutine on its own executor with the result.
 // (The initiation is a named local: GCC 12 mishandles the destruction of
 // lambda temporaries inside co_await expressions.)
+// `fn` is taken from the caller; pass a named object (see commit.hpp).
 template <class Result, class Fn>
-asio::awaitable<Result> offload(asio::thread_pool& pool, Fn fn) {
+asio::awaitable<Result> offload(asio::thread_pool& pool, Fn& fn) {
   auto executor = co_await asio::this_coro::executor;
   auto initiation = [&pool, executor, &fn](auto handler) {
     auto work = asio::make_work_guard(executor);

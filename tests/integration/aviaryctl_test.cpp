@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "storage/directory.hpp"
 #include "storage/env.hpp"
 #include "storage/mailbox.hpp"
+#include "storage/queue.hpp"
 #include "storage/writer.hpp"
 #include "tests/integration/json_reader.hpp"
 #include "tests/integration/program_runner.hpp"
@@ -142,8 +144,7 @@ TEST_F(AviaryctlTest, HelpGoesToStdoutAndExitsZero) {
   ProgramResult r = ctl({"--help"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.err, "");
-  for (const char* noun : {"domain", "user", "alias", "mailbox"}) EXPECT_NE(r.out.find(noun), std::string::npos);
-  EXPECT_EQ(r.out.find("queue"), std::string::npos) << "queue commands belong to a later step";
+  for (const char* noun : {"domain", "user", "alias", "mailbox", "queue"}) EXPECT_NE(r.out.find(noun), std::string::npos);
 
   r = ctl({"user", "add", "--help"});
   EXPECT_EQ(r.exit_code, 0);
@@ -594,6 +595,68 @@ TEST_F(AviaryctlTest, WorksWhileAnotherProcessHoldsTheStore) {
   EXPECT_FALSE(storage::find_user(old_view, std::string_view("alice@example.test")));
   storage::ReadTxn fresh(daemon);
   EXPECT_TRUE(storage::find_user(fresh, std::string_view("alice@example.test")));
+}
+
+}  // namespace
+}  // namespace aviary::test
+
+namespace aviary::test {
+namespace {
+
+// --- queue ---------------------------------------------------------------
+
+class AviaryctlQueueTest : public AviaryctlTest {
+ protected:
+  // Queues a message as aviary-smtpd's submission path does.
+  std::uint64_t enqueue(const std::string& message_id, std::int64_t due) {
+    std::uint64_t id = 0;
+    Status queued = storage::write_once(env(), [&](storage::WriteTxn& txn) -> Status {
+      auto blob = storage::put_blob(txn, "Subject: out\r\n\r\nbody\r\n");
+      id = storage::enqueue(txn, "alice@example.test", {"bob@remote.test", "carol@remote.test"}, blob, due, message_id);
+      return {};
+    });
+    EXPECT_TRUE(queued.ok());
+    return id;
+  }
+};
+
+TEST_F(AviaryctlQueueTest, ListShowFlushDelete) {
+  EXPECT_EQ(ok({"queue", "list"}), "");
+  std::uint64_t first = enqueue("MSGONE", 4102444800);  // due in 2100
+  std::uint64_t second = enqueue("MSGTWO", 4102444800);
+
+  Json list = json({"--json", "queue", "list"});
+  ASSERT_TRUE(list.is(Json::Kind::array));
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["id"].u64(), first);
+  EXPECT_EQ(list[0]["message_id"].str(), "MSGONE");
+  EXPECT_EQ(list[0]["sender"].str(), "alice@example.test");
+  EXPECT_EQ(list[0]["size"].u64(), 22u);
+  EXPECT_EQ(list[0]["recipients"].size(), 2u);
+  EXPECT_EQ(list[0]["recipients"][1]["address"].str(), "carol@remote.test");
+  EXPECT_EQ(list[0]["recipients"][1]["status"].str(), "pending");
+  std::string text = ok({"queue", "list"});
+  EXPECT_NE(text.find("MSGTWO"), std::string::npos) << text;
+  EXPECT_NE(text.find("2 recipients pending"), std::string::npos) << text;
+
+  // By number or by the id the client was told.
+  Json shown = json({"--json", "queue", "show", "MSGTWO"});
+  EXPECT_EQ(shown["id"].u64(), second);
+  EXPECT_NE(ok({"queue", "show", std::to_string(first)}).find("bob@remote.test"), std::string::npos);
+  expect_failure(ctl({"queue", "show", "NOSUCH"}), "no queue entry NOSUCH");
+
+  EXPECT_EQ(ok({"queue", "flush"}), "flushed 2 queue entries\n");
+  {
+    storage::ReadTxn txn(env());
+    EXPECT_EQ(storage::due_entries(txn, static_cast<std::int64_t>(std::time(nullptr)) + 1, 10).size(), 2u);
+  }
+
+  EXPECT_EQ(ok({"queue", "del", "MSGONE"}), "deleted queue entry " + std::to_string(first) + "\n");
+  expect_failure(ctl({"queue", "del", "MSGONE"}), "no queue entry MSGONE");
+  list = json({"--json", "queue", "list"});
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["message_id"].str(), "MSGTWO");
+  EXPECT_EQ(ctl({"queue", "frob"}).exit_code, 2);
 }
 
 }  // namespace

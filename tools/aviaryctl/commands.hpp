@@ -25,6 +25,7 @@ void add_domain_commands(CLI::App& app, Verbs& verbs);
 void add_user_commands(CLI::App& app, Verbs& verbs);
 void add_alias_commands(CLI::App& app, Verbs& verbs);
 void add_mailbox_commands(CLI::App& app, Verbs& verbs);
+void add_queue_commands(CLI::App& app, Verbs& verbs);
 
 // A noun: a subcommand that requires exactly one verb.
 CLI::App* add_noun(CLI::App& app, const std::string& name, const std::string& description);

@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   add_user_commands(app, verbs);
   add_alias_commands(app, verbs);
   add_mailbox_commands(app, verbs);
+  add_queue_commands(app, verbs);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,113 @@
+"""test_startup.py - starting aviary-pop3d: configuration errors stop it
+before it serves anything (SPEC.md: non-zero exit, a message naming the
+file and key), a busy port is an error, IPv6 listeners work, and the
+session log names the peer.
+"""
+
+import socket
+import subprocess
+import unittest
+
+from pop3_harness import Mailhost, Pop3Client, free_port, program
+
+
+def start_failure(host, timeout=20):
+    """Runs aviary-pop3d expecting it to exit; returns (exit code, output)."""
+    try:
+        r = subprocess.run([program("aviary-pop3d"), "-c", str(host.config)], capture_output=True,
+                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"aviary-pop3d still running after {timeout}s despite a bad setup")
+    return r.returncode, r.stderr + r.stdout
+
+
+class StartupTest(unittest.TestCase):
+
+    def host(self, **kw):
+        h = Mailhost(name="pop3d-startup", **kw)
+        self.addCleanup(h.cleanup)
+        h.add_domain("example.test")
+        return h
+
+    def edit(self, h, old, new):
+        text = h.config.read_text()
+        self.assertIn(old, text)
+        h.config.write_text(text.replace(old, new, 1))
+
+    def test_unknown_key(self):
+        h = self.host()
+        self.edit(h, "[pop3d]\n", "[pop3d]\nmax_bananas = 3\n")
+        rc, out = start_failure(h)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("max_bananas", out)
+        self.assertIn(str(h.config), out)
+
+    def test_bad_duration(self):
+        h = self.host()
+        self.edit(h, 'idle_timeout = "10m"', 'idle_timeout = "soon"')
+        rc, out = start_failure(h)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("idle_timeout", out)
+
+    def test_tls_listener_without_certificate(self):
+        h = self.host()
+        text = h.config.read_text()
+        start = text.index("[tls]")
+        end = text.index("[smtpd]")
+        h.config.write_text(text[:start] + text[end:])
+        rc, out = start_failure(h)
+        self.assertNotEqual(rc, 0)
+        self.assertTrue(out.strip(), "no message")
+
+    def test_missing_config(self):
+        h = self.host()
+        h.config.unlink()
+        rc, out = start_failure(h)
+        self.assertNotEqual(rc, 0)
+        self.assertIn(str(h.config), out)
+
+    def test_missing_certificate(self):
+        h = self.host()
+        h.cert.unlink()
+        rc, out = start_failure(h)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("cert.pem", out)
+
+    def test_port_in_use(self):
+        h = self.host()
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", h.pop3_port))
+            s.listen(1)
+            rc, out = start_failure(h)
+        self.assertNotEqual(rc, 0)
+        self.assertIn(str(h.pop3_port), out)
+
+    def test_ipv6_listener_and_peer_log(self):
+        try:
+            with socket.socket(socket.AF_INET6) as s:
+                s.bind(("::1", 0))
+        except OSError:
+            self.skipTest("no IPv6 loopback here")
+        h = self.host(pop3d={"allow_plaintext_auth": True})
+        port6 = free_port()
+        self.edit(h, f'listen = ["127.0.0.1:{h.pop3_port}"]',
+                  f'listen = ["127.0.0.1:{h.pop3_port}", "[::1]:{port6}"]')
+        h.add_user("alice@example.test", "pw-alice")
+        h.start()
+        with Pop3Client(port6, host="::1") as c:
+            self.assertTrue(c.greeting.ok)
+            c.login("alice@example.test", "pw-alice")
+            c.quit()
+        with Pop3Client(h.pop3_port, source="127.0.0.7") as c:
+            self.assertTrue(c.greeting.ok)
+            c.quit()
+            c.wait_closed(5)
+        self.assertEqual(h.pop3d.stop(), 0)
+        log = h.pop3d.log()
+        self.assertIn("::1", log, "the session log names the IPv6 peer")
+        self.assertIn("127.0.0.7", log, "the session log names the peer")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,202 @@
+"""test_crash.py - durability and shutdown.
+
+SIGKILL right after a 250: the message is there after a restart. SIGKILL
+under load: every 250'd message is there, every stored message is whole.
+SIGTERM: the daemon stops accepting, lets open transactions finish within
+shutdown_timeout, answers the rest 421 4.3.2, exits 0, and leaves nothing
+half-stored.
+"""
+
+import signal
+import threading
+import time
+import unittest
+
+from harness import (ConnectionClosed, Daemon, SmtpClient, expect, message, split_trace,
+                     standard_population)
+
+SHUTDOWN_TIMEOUT = 5  # the fixture's smtpd.shutdown_timeout, seconds
+
+
+class CrashTest(unittest.TestCase):
+
+    def setUp(self):
+        self.daemon = Daemon(smtpd={"shutdown_timeout": f"{SHUTDOWN_TIMEOUT}s"}, name="crash")
+        self.addCleanup(self.daemon.cleanup)
+        standard_population(self.daemon)
+        self.daemon.start()
+
+    def client(self):
+        c = self.daemon.client()
+        self.addCleanup(c.close)
+        return c
+
+    def restart(self):
+        self.daemon.start()
+
+    def test_sigkill_right_after_250(self):
+        bodies = []
+        for round_ in range(3):
+            c = self.client()
+            expect(c.ehlo(), "250")
+            body = message(f"durable {round_}", body="must survive\r\n")
+            expect(c.cmd("MAIL FROM:<sender@remote.test>"), "250")
+            expect(c.cmd("RCPT TO:<team@example.test>"), "250")
+            expect(c.cmd("DATA"), "354")
+            c.send(body + b".\r\n")
+            expect(c.reply(), "250", "2.0.0")
+            self.daemon.kill()  # at once, no chance to flush anything later
+            bodies.append(body)
+            self.restart()
+            for mailbox in ("alice@example.test", "bob@example.test"):
+                stored = [split_trace(m)[1] for m in self.daemon.messages(mailbox)]
+                self.assertEqual(stored, bodies, f"{mailbox} after SIGKILL {round_ + 1}")
+
+    def test_sigkill_right_after_bdat_250(self):
+        c = self.client()
+        expect(c.ehlo(), "250")
+        body = message("durable bdat", body=b"\x00binary\xff\r\n")
+        expect(c.bdat("sender@remote.test", ["carol@example.org"], [body], "BINARYMIME"), "250")
+        self.daemon.kill()
+        self.restart()
+        self.assertEqual([split_trace(m)[1] for m in self.daemon.messages("carol@example.org")], [body])
+
+    def test_sigkill_under_load(self):
+        """Writers send until the kill; nothing 250'd is lost, nothing is partial."""
+        accepted, sent = {}, {}
+        stop = threading.Event()
+
+        def writer(n):
+            try:
+                c = SmtpClient(self.daemon.port, timeout=30)
+                expect(c.ehlo(), "250")
+                for i in range(1000):
+                    if stop.is_set():
+                        return
+                    marker = f"load-{n}-{i}"
+                    body = message(marker, body=("payload line\r\n" * (20 + i % 50)))
+                    sent[marker] = body
+                    if c.transaction("sender@remote.test", ["alice@example.test"], body).code == 250:
+                        accepted[marker] = body
+            except (ConnectionClosed, OSError, AssertionError):
+                return  # the kill cuts every session
+
+        threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in range(8)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 20
+        while len(accepted) < 50 and time.monotonic() < deadline and self.daemon.alive():
+            time.sleep(0.05)
+        self.assertTrue(self.daemon.alive(), f"aviary-smtpd died under load (exit "
+                        f"{self.daemon.proc.returncode}) before the planned kill:\n{self.daemon.log_tail()}")
+        self.daemon.kill()
+        stop.set()
+        for t in threads:
+            t.join(30)
+        self.assertGreaterEqual(len(accepted), 50, "too few messages accepted before the kill")
+        self.restart()
+        stored = {}
+        for m in self.daemon.messages("alice@example.test"):
+            body = split_trace(m)[1]
+            marker = body.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode()
+            self.assertNotIn(marker, stored, f"{marker} stored twice")
+            stored[marker] = body
+        lost = [m for m in accepted if m not in stored]
+        self.assertEqual(lost, [], "250'd messages lost by SIGKILL")
+        for marker, body in stored.items():
+            self.assertIn(marker, sent, "a message nobody sent")
+            self.assertEqual(body, sent[marker], f"{marker} stored partially or altered")
+        self.assertEqual(self.daemon.stat("alice@example.test")["messages"], len(stored))
+
+    def test_sigterm_during_data(self):
+        """Half a body, SIGTERM, the client stalls: 421 4.3.2, exit 0, nothing stored."""
+        c = self.client()
+        expect(c.ehlo(), "250")
+        expect(c.cmd("MAIL FROM:<sender@remote.test>"), "250")
+        expect(c.cmd("RCPT TO:<alice@example.test>"), "250")
+        expect(c.cmd("DATA"), "354")
+        c.send(b"Subject: half\r\n\r\n" + b"first half of the body\r\n" * 200)
+        time.sleep(0.3)
+        start = time.monotonic()
+        self.daemon.signal(signal.SIGTERM)
+        rc = self.daemon.wait(SHUTDOWN_TIMEOUT + 15)
+        elapsed = time.monotonic() - start
+        self.assertIsNotNone(rc, f"still running {SHUTDOWN_TIMEOUT + 15}s after SIGTERM")
+        self.assertEqual(rc, 0, self.daemon.log_tail())
+        try:
+            r = c.reply(timeout=5)
+        except (ConnectionClosed, OSError) as e:
+            self.fail(f"closed without 421 4.3.2: {e!r}")
+        expect(r, "421", "4.3.2")
+        self.assertLess(elapsed, SHUTDOWN_TIMEOUT + 10)
+        self.restart()
+        self.assertEqual(self.daemon.count("alice@example.test"), 0, "half a message was stored")
+        self.assertEqual(self.daemon.stat("alice@example.test")["messages"], 0)
+
+    def test_sigterm_lets_transaction_finish(self):
+        """SIGTERM during DATA, the client finishes in time: 250, stored, exit 0."""
+        c = self.client()
+        expect(c.ehlo(), "250")
+        expect(c.cmd("MAIL FROM:<sender@remote.test>"), "250")
+        expect(c.cmd("RCPT TO:<bob@example.test>"), "250")
+        expect(c.cmd("DATA"), "354")
+        body = message("finished after sigterm", body="second half\r\n" * 50)
+        c.send(body[:60])
+        time.sleep(0.3)
+        self.daemon.signal(signal.SIGTERM)
+        time.sleep(1.0)
+        # No longer accepting: a new client gets no greeting.
+        try:
+            late = SmtpClient(self.daemon.port, timeout=3, greeting=False)
+            try:
+                r = late.reply(timeout=3)
+                self.assertNotEqual(r.code, 220, "greeted a new client after SIGTERM")
+            except (ConnectionClosed, OSError):
+                pass
+            finally:
+                late.close()
+        except OSError:
+            pass  # refused: the listener is closed
+        c.send(body[60:] + b".\r\n")
+        expect(c.reply(), "250", "2.0.0")
+        rc = self.daemon.wait(SHUTDOWN_TIMEOUT + 15)
+        self.assertEqual(rc, 0, self.daemon.log_tail())
+        self.restart()
+        self.assertEqual([split_trace(m)[1] for m in self.daemon.messages("bob@example.test")], [body])
+
+    def test_sigterm_idle_session(self):
+        """Sessions between transactions get 421 and the daemon exits 0 promptly."""
+        idle = self.client()
+        expect(idle.ehlo(), "250")
+        start = time.monotonic()
+        self.daemon.signal(signal.SIGTERM)
+        try:
+            r = idle.reply(timeout=SHUTDOWN_TIMEOUT + 10)
+        except (ConnectionClosed, OSError) as e:
+            self.fail(f"idle session closed without 421: {e!r}")
+        expect(r, "421")
+        rc = self.daemon.wait(SHUTDOWN_TIMEOUT + 15)
+        self.assertEqual(rc, 0, self.daemon.log_tail())
+        self.assertLess(time.monotonic() - start, SHUTDOWN_TIMEOUT + 10)
+
+    def test_sigint_exits_zero(self):
+        self.daemon.signal(signal.SIGINT)
+        self.assertEqual(self.daemon.wait(SHUTDOWN_TIMEOUT + 15), 0, self.daemon.log_tail())
+
+    def test_restart_keeps_serving(self):
+        """After a SIGTERM and a restart the store is consistent and usable."""
+        c = self.client()
+        expect(c.ehlo(), "250")
+        expect(c.transaction("sender@remote.test", ["carol@example.org"], message("one")), "250")
+        c.cmd("QUIT")
+        self.assertEqual(self.daemon.stop(), 0)
+        self.restart()
+        c = self.client()
+        expect(c.ehlo(), "250")
+        expect(c.transaction("sender@remote.test", ["carol@example.org"], message("two")), "250")
+        self.assertEqual([split_trace(m)[1] for m in self.daemon.messages("carol@example.org")],
+                         [message("one"), message("two")])
+
+
+if __name__ == "__main__":
+    unittest.main()

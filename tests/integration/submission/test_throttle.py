@@ -1,0 +1,124 @@
+"""test_throttle.py - per-address AUTH failure throttling.
+
+max_auth_failures = 10 per client address in 15 minutes: once an address
+has 10 failures, every AUTH from it gets 454 4.7.0, even with the right
+password, on both submission listeners; other addresses are unaffected.
+Each attempt uses a fresh connection (so max_errors never closes one) from
+a chosen loopback source address; attempts run in parallel so that the
+failure delays overlap.
+"""
+
+import threading
+import unittest
+from concurrent.futures import ThreadPoolExecutor
+
+from submission_harness import (
+    HOSTNAME, PASSWORDS, SmtpClient, SubmissionTestCase, b64, client_tls_context, fresh_source, metric, plain)
+
+MAX_FAILURES = 10
+NAME = "aviary_smtpd_auth_attempts_total"
+
+
+class ThrottleTest(SubmissionTestCase):
+
+    smtpd_options = {"max_auth_failures": MAX_FAILURES}
+
+    def attempt(self, source, user, secret, listener="submissions", mechanism="PLAIN"):
+        """One AUTH on a new connection from source; returns the final reply."""
+        if listener == "submissions":
+            c = SmtpClient(self.daemon.submissions_port, source=source, greeting=False, timeout=30)
+            try:
+                c.handshake(client_tls_context(self.daemon.cert), server_hostname=HOSTNAME)
+                c.greeting = c.reply()
+                return self._auth(c, user, secret, mechanism)
+            finally:
+                c.close()
+        c = SmtpClient(self.daemon.submission_port, source=source, timeout=30)
+        try:
+            self.assertReply(c.ehlo(), "250")
+            c.starttls(client_tls_context(self.daemon.cert))
+            return self._auth(c, user, secret, mechanism)
+        finally:
+            c.close()
+
+    def _auth(self, c, user, secret, mechanism):
+        self.assertReply(c.ehlo(), "250")
+        if mechanism == "PLAIN":
+            return c.cmd(f"AUTH PLAIN {plain(user, secret)}")
+        r = c.cmd("AUTH LOGIN " + b64(user))
+        if r.code != 334:
+            return r
+        return c.cmd(b64(secret))
+
+    def fail_many(self, source, n, user="alice@example.test"):
+        """n wrong-password attempts from source at once; all must be 535."""
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            replies = list(pool.map(lambda i: self.attempt(source, user, f"wrong-{i}"), range(n)))
+        for r in replies:
+            self.assertReply(r, "535", "5.7.8", what=f"failure below the limit from {source}")
+
+    def test_throttled_after_max_failures(self):
+        below, at = fresh_source(), fresh_source()
+        before = self.daemon.metrics()
+        errors = []
+
+        def run(source, n):
+            try:
+                self.fail_many(source, n)
+            except BaseException as e:  # reported below, from the main thread
+                errors.append(e)
+        threads = [threading.Thread(target=run, args=(below, MAX_FAILURES - 1)),
+                   threading.Thread(target=run, args=(at, MAX_FAILURES))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertFalse(any(t.is_alive() for t in threads), "failed logins did not finish")
+        if errors:
+            raise errors[0]
+
+        # One failure short of the limit: the right password still works.
+        self.assertReply(self.attempt(below, "alice@example.test", PASSWORDS["alice@example.test"]),
+                         "235", "2.7.0", what=f"{MAX_FAILURES - 1} failures only")
+
+        # At the limit: refused whatever the password, mechanism or listener.
+        for listener in ("submissions", "submission"):
+            for mechanism in ("PLAIN", "LOGIN"):
+                r = self.attempt(at, "alice@example.test", PASSWORDS["alice@example.test"], listener, mechanism)
+                self.assertReply(r, "454", "4.7.0", what=f"right password, {mechanism} on {listener}, throttled")
+        r = self.attempt(at, "bob@example.test", PASSWORDS["bob@example.test"])
+        self.assertReply(r, "454", "4.7.0", what="another user from the throttled address")
+        r = self.attempt(at, "alice@example.test", "still-wrong")
+        self.assertReply(r, "454", "4.7.0", what="wrong password from the throttled address")
+
+        # Other addresses are not affected.
+        r = self.attempt(fresh_source(), "alice@example.test", PASSWORDS["alice@example.test"], "submission")
+        self.assertReply(r, "235", "2.7.0", what="an address without failures")
+
+        after = self.daemon.metrics()
+        delta = {k: metric(after, NAME, result=k) - metric(before, NAME, result=k)
+                 for k in ("success", "failure", "throttled")}
+        self.assertEqual(delta, {"success": 2, "failure": 2 * MAX_FAILURES - 1, "throttled": 6}, delta)
+
+    def test_throttled_session_is_not_authenticated(self):
+        source = fresh_source()
+        self.fail_many(source, MAX_FAILURES, user="bob@example.test")
+        c = self.session("submissions", source=source)
+        self.assertReply(c.cmd(f"AUTH PLAIN {plain('bob@example.test')}"), "454", "4.7.0")
+        self.assertReply(c.cmd("MAIL FROM:<bob@example.test>"), "530", "5.7.0")
+        # A throttled refusal is temporary: the session stays open.
+        self.assertReply(c.cmd("NOOP"), "250")
+
+    def test_throttling_is_logged(self):
+        source = fresh_source()
+        self.fail_many(source, MAX_FAILURES, user="carol@example.org")
+        before = len(self.daemon.log())
+        self.assertReply(self.attempt(source, "carol@example.org", PASSWORDS["carol@example.org"]), "454")
+        def logged():
+            return any(source in line and "auth" in line.lower() for line in self.daemon.log()[before:].splitlines())
+        self.wait_for(logged, what=f"a log line about the throttled AUTH from [{source}]")
+        self.assertNotIn(PASSWORDS["carol@example.org"], self.daemon.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
