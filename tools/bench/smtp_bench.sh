@@ -320,6 +320,7 @@ idle_rss() {
   echo "{\"kind\":\"idle\",\"connections\":$n,\"open\":$open,\"failed\":$failed,\"rss_before_kib\":$before,\"rss_after_kib\":$after}" >>"$results"
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 say "work directory $work; ports: aviary $aviary_port, postfix $postfix_port, smtp-sink $sink_port"
 say "load: $size messages, K=$per_connection per connection, to $users mailboxes, C in {$concurrency}"
 for s in $servers; do
@@ -330,7 +331,9 @@ for s in $servers; do
       if [[ $idle -gt 0 ]]; then idle_rss "$idle"; fi
       for c in $concurrency; do load aviary "$aviary_port" "$c" || break; done
       if kill -0 "$aviary_pid" 2>/dev/null; then
-        echo "{\"kind\":\"peak\",\"vmhwm_kib\":$(awk '/^VmHWM:/ {print $2}' "/proc/$aviary_pid/status")}" >>"$results"
+        awk '/^(VmHWM|RssAnon|RssFile):/ {v[$1] = $2}
+          END {printf "{\"kind\":\"peak\",\"vmhwm_kib\":%d,\"rss_anon_kib\":%d,\"rss_file_kib\":%d}\n",
+               v["VmHWM:"], v["RssAnon:"], v["RssFile:"]}' "/proc/$aviary_pid/status" >>"$results"
       fi
       stop_pid "$aviary_pid" 10
       aviary_pid=""
@@ -351,6 +354,7 @@ done
 
 echo
 echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $size messages, $per_connection per connection${pipelining:+, pipelined}, ${seconds} s per point"
+echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
 python3 "$here/smtp/report.py" "$results"
 if [[ -n "$out" ]]; then cp "$results" "$out"; fi
 # Non-zero when a server died or any message failed: the figures are suspect.

@@ -35,7 +35,9 @@ def main(path):
                 print(f"aviary-smtpd at C={c}: " + ", ".join(parts))
     for r in rows:
         if r.get("kind") == "peak":
-            print(f"aviary-smtpd peak RSS (VmHWM) over the run: {r['vmhwm_kib'] / 1024:.1f} MiB")
+            print(f"aviary-smtpd after the load: peak RSS (VmHWM) {r['vmhwm_kib'] / 1024:.1f} MiB; now "
+                  f"{r['rss_anon_kib'] / 1024:.1f} MiB anonymous + {r['rss_file_kib'] / 1024:.1f} MiB file-backed"
+                  " (the LMDB map)")
     for r in idle:
         before, after, n = r["rss_before_kib"], r["rss_after_kib"], r["connections"]
         print(f"{n} idle connections to aviary-smtpd: VmRSS {before / 1024:.1f} MiB -> {after / 1024:.1f} MiB "
