@@ -1,14 +1,12 @@
 // main.cpp - aviary-pop3d: wires configuration, store, listeners and signals.
-#include <signal.h>
 #include <sys/stat.h>
 
-#include <CLI/CLI.hpp>
-#include <iostream>
 #include <thread>
 
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
+#include "common/net/daemon_main.hpp"
 #include "common/tls.hpp"
 #include "pop3d/reply.hpp"
 #include "pop3d/session.hpp"
@@ -51,17 +49,4 @@ void serve(const Config& config) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"aviary-pop3d: lets users fetch their mail over POP3"};
-  std::string config_path = default_config_path;
-  app.add_option("-c,--config", config_path, "configuration file");
-  CLI11_PARSE(app, argc, argv);
-  ::signal(SIGPIPE, SIG_IGN);
-  try {
-    serve(load_config(config_path));
-    return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "aviary-pop3d: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return net::daemon_main(argc, argv, "aviary-pop3d", "lets users fetch their mail over POP3", serve); }

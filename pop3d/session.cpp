@@ -12,6 +12,7 @@
 
 #include "common/log.hpp"
 #include "common/net/commit.hpp"
+#include "common/net/drive_session.hpp"
 #include "pop3d/commands.hpp"
 #include "pop3d/message_stream.hpp"
 
@@ -204,23 +205,7 @@ asio::awaitable<void> run_session(net::Socket socket, Services& services, Listen
   services.metrics.connection_opened(listener.name);
   log::info("pop3d: connect from [", peer, "] listener=", listener.name);
   Session session(conn, services, std::move(listener), *control);
-  std::string ending = "quit";
-  try {
-    co_await session.run();
-  } catch (const std::system_error& e) {
-    ending = e.code() == asio::error::eof ? "client closed" : e.code().message();
-  } catch (const std::exception& e) {
-    ending = e.what();
-    log::error("pop3d: session with [", peer, "] failed: ", e.what());
-  }
-  if (conn.interrupted() != net::Interrupt::none) {
-    ending = conn.interrupted() == net::Interrupt::timeout ? "timeout" : "shutdown";
-    try {
-      co_await session.interrupted();
-    } catch (const std::system_error&) {
-      // The peer is gone too.
-    }
-  }
+  std::string ending = co_await net::drive_session(session, conn, "pop3d");
   control->connection = nullptr;
   services.metrics.connection_closed();
   log::info("pop3d: disconnect from [", peer, "] user=", session.user(), " (", ending, ")");

@@ -1,15 +1,13 @@
 // main.cpp - aviary-smtpd: wires configuration, store, listeners and signals.
-#include <signal.h>
 #include <sys/stat.h>
 
-#include <CLI/CLI.hpp>
 #include <asio/thread_pool.hpp>
-#include <iostream>
 #include <thread>
 
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
+#include "common/net/daemon_main.hpp"
 #include "common/net/authenticator.hpp"
 #include "common/net/server.hpp"
 #include "common/tls.hpp"
@@ -58,17 +56,4 @@ void serve(const Config& config) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"aviary-smtpd: receives mail for the hosted domains"};
-  std::string config_path = default_config_path;
-  app.add_option("-c,--config", config_path, "configuration file");
-  CLI11_PARSE(app, argc, argv);
-  ::signal(SIGPIPE, SIG_IGN);
-  try {
-    serve(load_config(config_path));
-    return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "aviary-smtpd: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return net::daemon_main(argc, argv, "aviary-smtpd", "receives mail for the hosted domains", serve); }

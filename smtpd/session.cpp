@@ -17,6 +17,7 @@
 #include "smtpd/commands.hpp"
 #include "smtpd/command_parser.hpp"
 #include "common/net/commit.hpp"
+#include "common/net/drive_session.hpp"
 #include "smtpd/data_reader.hpp"
 #include "smtpd/delivery.hpp"
 #include "smtpd/message_buffer.hpp"
@@ -302,23 +303,7 @@ asio::awaitable<void> run_session(net::Socket socket, Services& services, Listen
   services.metrics.connection_opened(name);
   log::info("smtpd: connect from [", peer, "] listener=", name);
   Session session(conn, services, std::move(listener), std::move(tls), *control);
-  std::string ending = "quit";
-  try {
-    co_await session.run();
-  } catch (const std::system_error& e) {
-    ending = e.code() == asio::error::eof ? "client closed" : e.code().message();
-  } catch (const std::exception& e) {
-    ending = e.what();
-    log::error("smtpd: session with [", peer, "] failed: ", e.what());
-  }
-  if (conn.interrupted() != net::Interrupt::none) {
-    ending = conn.interrupted() == net::Interrupt::timeout ? "timeout" : "shutdown";
-    try {
-      co_await session.interrupted();
-    } catch (const std::system_error&) {
-      // The peer is gone too; nothing more to say.
-    }
-  }
+  std::string ending = co_await net::drive_session(session, conn, "smtpd");
   control->connection = nullptr;
   services.metrics.connection_closed(name);
   log::info("smtpd: disconnect from [", peer, "] commands=", session.commands(), " messages=", session.messages(),
