@@ -1,7 +1,7 @@
 // writer.cpp - the group-commit writer thread (see writer.hpp).
 #include "storage/writer.hpp"
 
-#include <future>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -55,10 +55,22 @@ void Writer::submit(Op op, Done done) {
 }
 
 Status Writer::run(Op op) {
-  std::promise<Status> promise;
-  auto result = promise.get_future();
-  submit(std::move(op), [&promise](const Status& status) { promise.set_value(status); });
-  return result.get();
+  // Lighter than a promise: no shared state to allocate. The writer sets the
+  // result and notifies while holding the lock, so the waiter cannot return
+  // (and destroy these) before the writer is done with them.
+  struct Waiter {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::optional<Status> status;
+  } waiter;
+  submit(std::move(op), [&waiter](const Status& status) {
+    std::lock_guard lock(waiter.mutex);
+    waiter.status = status;
+    waiter.ready.notify_one();
+  });
+  std::unique_lock lock(waiter.mutex);
+  waiter.ready.wait(lock, [&] { return waiter.status.has_value(); });
+  return *waiter.status;
 }
 
 void Writer::set_commit_observer(CommitObserver observer) {
