@@ -142,10 +142,11 @@ class Session {
     const storage::MessageInfo* info = state_.maildrop->find(reply.message);
     MessageStream stream(reply.top_lines);
     std::string piece;
+    piece.reserve(piece_size + piece_size / 8);  // reused for every piece
     bool first = true;
     for (;;) {
       piece.clear();
-      if (first) piece = format(reply);
+      if (first) piece += format(reply);
       bool more;
       {
         storage::ReadTxn txn(svc_.env);
@@ -159,8 +160,7 @@ class Session {
       }
       first = false;
       if (!more) break;
-      conn_.queue(piece);
-      co_await conn_.flush();
+      co_await conn_.write(piece);
       svc_.metrics.bytes_sent(piece.size());
     }
     if (!reply.top_lines) svc_.metrics.retrieved();

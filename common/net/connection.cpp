@@ -113,14 +113,23 @@ asio::awaitable<void> Connection::flush() {
   if (out_.empty()) co_return;
   std::string out;
   out.swap(out_);
+  co_await write_all(asio::buffer(out));
+}
+
+asio::awaitable<void> Connection::write(std::string_view bytes) {
+  co_await flush();
+  co_await write_all(asio::buffer(bytes.data(), bytes.size()));
+}
+
+asio::awaitable<void> Connection::write_all(asio::const_buffer bytes) {
   // After an interruption the last words (a 421) still go out, but a peer
   // that does not read gets only a short while to take them.
   if (interrupted_ != Interrupt::none) timeout_ = std::min<std::chrono::steady_clock::duration>(timeout_, std::chrono::seconds(5));
   arm();
   if (tls_) {
-    co_await asio::async_write(*tls_, asio::buffer(out), asio::use_awaitable);
+    co_await asio::async_write(*tls_, bytes, asio::use_awaitable);
   } else {
-    co_await asio::async_write(socket_, asio::buffer(out), asio::use_awaitable);
+    co_await asio::async_write(socket_, bytes, asio::use_awaitable);
   }
   watchdog_.cancel();
 }

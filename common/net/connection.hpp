@@ -52,6 +52,9 @@ class Connection {
   // Queued output goes out with flush(), so pipelined replies share a write.
   void queue(std::string_view bytes) { out_ += bytes; }
   asio::awaitable<void> flush();
+  // Flushes, then writes `bytes` straight from the caller's buffer (no copy:
+  // for large message pieces). `bytes` must stay valid until it returns.
+  asio::awaitable<void> write(std::string_view bytes);
 
   asio::awaitable<void> start_tls(asio::ssl::context& context);
   bool is_tls() const { return tls_ != nullptr; }
@@ -70,6 +73,7 @@ class Connection {
 
  private:
   asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer);
+  asio::awaitable<void> write_all(asio::const_buffer bytes);
   void arm();
 
   Socket socket_;
