@@ -15,6 +15,7 @@
 #include "common/net/drive_session.hpp"
 #include "pop3d/commands.hpp"
 #include "pop3d/message_stream.hpp"
+#include "storage/blob.hpp"
 
 namespace aviary::pop3d {
 namespace {
@@ -156,7 +157,12 @@ class Session {
           if (first) send(Reply::failure("Message " + std::to_string(reply.message) + " is gone"));
           co_return;
         }
+        std::uint64_t before = stream.octets();
         more = stream.next(view->prefix, view->body, piece, piece_size);
+        // The map pages of what was just copied are not needed any more.
+        std::uint64_t from = std::max<std::uint64_t>(before, view->prefix.size()) - view->prefix.size();
+        std::uint64_t to = std::max<std::uint64_t>(stream.octets(), view->prefix.size()) - view->prefix.size();
+        if (to > from) storage::release_mapped(view->body.substr(from, to - from));
       }
       first = false;
       if (!more) break;

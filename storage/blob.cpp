@@ -1,6 +1,10 @@
 // blob.cpp - reference-counted message bodies (see blob.hpp).
 #include "storage/blob.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <cstring>
 
 #include "storage/codec.hpp"
@@ -74,6 +78,16 @@ std::optional<std::string> read_blob(const Txn& txn, std::uint64_t id) {
 
 std::optional<std::string_view> view_blob(const Txn& txn, std::uint64_t id) {
   return txn.get(Table::blob_data, be64(id));
+}
+
+void release_mapped(std::string_view bytes) {
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto begin = reinterpret_cast<std::uintptr_t>(bytes.data());
+  auto end = begin + bytes.size();
+  // Only whole pages inside the range: a neighbour may still be in use.
+  begin = (begin + page - 1) / page * page;
+  end = end / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 std::optional<std::uint32_t> blob_refcount(const Txn& txn, std::uint64_t id) {

@@ -30,6 +30,11 @@ void unref_blob(WriteTxn& txn, std::uint64_t id);
 std::optional<std::string> read_blob(const Txn& txn, std::uint64_t id);
 // A view into the map, valid until the transaction ends.
 std::optional<std::string_view> view_blob(const Txn& txn, std::uint64_t id);
+// Tells the kernel this process is done with these mapped bytes, so that
+// streaming a large message does not leave it all in the daemon's RSS. The
+// pages stay in the page cache; a later read maps them in again.
+void release_mapped(std::string_view bytes);
+
 std::optional<std::uint32_t> blob_refcount(const Txn& txn, std::uint64_t id);
 std::optional<std::uint64_t> blob_size(const Txn& txn, std::uint64_t id);
 

@@ -7,7 +7,7 @@
 # As root it runs apt-get; otherwise it prints the exact command and stops.
 set -euo pipefail
 
-packages=(postfix)
+packages=(postfix dovecot-pop3d)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -80,7 +80,7 @@ for s in $servers; do
   esac
 done
 users=0
-for u in $user_points; do ((u > users)) && users=$u; done
+for u in $user_points; do if ((u > users)); then users=$u; fi; done
 ((users >= 1)) || die "--users needs at least one positive count"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/aviary-pop3-bench.XXXXXX")
