@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import random
 import socket
 import ssl
 import struct
@@ -50,11 +51,29 @@ def program(name):
     return str(path)
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A port nobody listens on right now (bind port 0, read it, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on right now.
+
+    Picked at random below the kernel's ephemeral range (32768-60999): a port
+    from bind(0) comes from that range, where every parallel test picks its
+    own the same way, and two of them may be handed the same free port before
+    either daemon has bound it."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(20000, 32000)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise AssertionError("no free port found in 20000-32000")
 
 
 def make_certificate(directory):
@@ -567,6 +586,12 @@ class Daemon:
                             c.reply(timeout=5)
                         except (ConnectionClosed, OSError):
                             pass
+                        # The greeting must have come from our daemon, not
+                        # from another test's that holds the port.
+                        time.sleep(0.05)
+                        if self.proc.poll() is not None:
+                            raise AssertionError(f"aviary-smtpd exited with {self.proc.returncode} at start:\n"
+                                                 f"{self.log_tail()}")
                         return
                     last = c.greeting
             except (OSError, ConnectionClosed) as e:
