@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libbenchmark-dev prometheus-cpp-dev libtomlplusplus-dev libcli11-dev
   libunbound-dev
   python3 python3-lmdb openssl curl swaks libnet-ssleay-perl prometheus clang libclang-rt-14-dev
+  fetchmail getmail6 mpop
 )
 
 missing=()
