@@ -68,6 +68,8 @@ done
 
 say() { echo "smtp_bench: $*" >&2; }
 die() { say "$*"; exit 1; }
+# stop_pid, free_ports, wait_port
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (the private Postfix instance needs it)"
 loadgen="$build/bin/aviary-loadgen"
@@ -92,19 +94,6 @@ aviary_pid=""
 sink_pid=""
 idle_pid=""
 postfix_started=0
-
-# stop_pid PID SECONDS - SIGTERM, wait up to SECONDS, then SIGKILL.
-stop_pid() {
-  local pid=$1 limit=$2 i
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < limit * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 
 stop_postfix() {
   [[ $postfix_started -eq 1 ]] || return 0
@@ -138,29 +127,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# free_ports N - N loopback TCP ports that nothing listens on right now.
-free_ports() {
-  python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
-
-# wait_port PORT WHAT - until something accepts on 127.0.0.1:PORT (10 s at most).
-wait_port() {
-  local i
-  for ((i = 0; i < 100; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  die "$2 did not listen on 127.0.0.1:$1 within 10 s"
-}
 
 read -r aviary_port postfix_port sink_port <<<"$(free_ports 3)"
 recipients=$(seq -f "u%g@bench.test" 1 "$users" | paste -sd, -)
