@@ -5,15 +5,22 @@
 # Domains example.test and example.org, users alice@example.test and
 # bob@example.org. The passwords are made on the first run and printed
 # every time (kept in var/demo-passwords).
+#
+# The test of this script sets AVIARY_DEMO_DIR (instead of ./var) and
+# AVIARY_BIN (programs already built: no install, no build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-var="$root/var"
+var="${AVIARY_DEMO_DIR:-$root/var}"
 
-tools/install-deps.sh
-cmake -S . -B build -G Ninja >/dev/null
-cmake --build build --target aviary-smtpd aviary-pop3d aviaryctl
-bin="$root/build/bin"
+if [[ -n "${AVIARY_BIN:-}" ]]; then
+  bin="$AVIARY_BIN"
+else
+  tools/install-deps.sh
+  cmake -S . -B build -G Ninja >/dev/null
+  cmake --build build --target aviary-smtpd aviary-pop3d aviaryctl
+  bin="$root/build/bin"
+fi
 
 mkdir -p "$var/tls"
 chmod 700 "$var"
