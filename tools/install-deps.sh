@@ -11,6 +11,8 @@ packages=(
   libunbound-dev
   python3 python3-lmdb openssl curl swaks libnet-ssleay-perl prometheus clang libclang-rt-14-dev
   fetchmail getmail6 mpop
+  dnsmasq-base postfix
+  systemd dpkg-dev fakeroot lintian
 )
 
 missing=()
@@ -22,9 +24,18 @@ done
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "Aviary needs these Debian packages. Run as root:" >&2
-  echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+  echo "  echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections" >&2
+  echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}" >&2
   exit 1
 fi
+# Postfix is a peer in the relay tests, run privately with `postfix -c DIR`:
+# "No configuration" installs the binaries without a system mail service.
+echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# dnsmasq-base and postfix start nothing; on a systemd host make sure of it.
+if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+  systemctl disable --now postfix >/dev/null 2>&1 || true
+fi

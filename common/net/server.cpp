@@ -122,11 +122,18 @@ asio::awaitable<void> Server::stop_on_signal(std::chrono::seconds grace) {
     a->socket.close(ignored);
   }
   sessions_.stop_all(false);
+  for (auto& b : background_) b.stop();
+  auto busy = [this] {
+    if (sessions_.size() > 0) return true;
+    for (auto& b : background_)
+      if (b.busy()) return true;
+    return false;
+  };
   asio::steady_timer timer(io_);
   auto deadline = std::chrono::steady_clock::now() + grace;
   bool forced = false;
   // Bounded: the grace period, then a few seconds for the goodbyes.
-  while (sessions_.size() > 0 && std::chrono::steady_clock::now() < deadline + std::chrono::seconds(10)) {
+  while (busy() && std::chrono::steady_clock::now() < deadline + std::chrono::seconds(10)) {
     if (!forced && std::chrono::steady_clock::now() >= deadline) {
       log::warning(name_, ": ", sessions_.size(), " sessions still open after ", grace.count(), "s; closing them");
       sessions_.stop_all(true);
@@ -136,6 +143,10 @@ asio::awaitable<void> Server::stop_on_signal(std::chrono::seconds grace) {
     co_await timer.async_wait(asio::use_awaitable);
   }
   io_.stop();
+}
+
+void Server::add_background(std::function<void()> stop, std::function<bool()> busy) {
+  background_.push_back({std::move(stop), std::move(busy)});
 }
 
 void Server::run(std::chrono::seconds grace) {

@@ -64,6 +64,9 @@ class Server {
   // ones, then they are interrupted.
   void run(std::chrono::seconds grace);
   asio::io_context& io() { return io_; }
+  // Background work besides sessions (the queue runner): told to stop with
+  // the sessions, and waited for while `busy` says so, within the same grace.
+  void add_background(std::function<void()> stop, std::function<bool()> busy);
 
  private:
   struct Acceptor;
@@ -77,6 +80,11 @@ class Server {
   asio::signal_set signals_;
   SessionTable sessions_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  struct Background {
+    std::function<void()> stop;
+    std::function<bool()> busy;
+  };
+  std::vector<Background> background_;
 };
 
 }  // namespace aviary::net
