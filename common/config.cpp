@@ -319,6 +319,20 @@ void read_hostname(Reader& r, const toml::node& node, Config& c) {
   }
 }
 
+// read_account - a user or group name as in /etc/passwd and /etc/group.
+// Whether it exists is for the daemons to check when they start
+// (common/privileges.hpp): aviaryctl reads the same file and needs neither.
+std::string read_account(Reader& r, const toml::node& node, std::string_view example) {
+  std::string name = r.nonempty_string(node);
+  bool plain = std::none_of(name.begin(), name.end(), [](unsigned char ch) {
+    return ch <= ' ' || ch == 0x7f || ch == ':' || ch == '/' || ch == ',';
+  });
+  if (!plain || name.size() > 256) {
+    r.fail(node, "expected a name like " + quoted(example) + ", got " + quoted(name));
+  }
+  return name;
+}
+
 void read_dns(Reader& r, const toml::node& node, Config& c) {
   const std::string& text = r.string(node);
   if (text == "system") {
@@ -434,6 +448,10 @@ const Key relay_keys[] = {
     {"routes", read_routes},
     {"retry", read_retry},
     {"max_queue_time", [](Reader& r, const Node& v, Config& c) { c.relay.max_queue_time = r.duration(v, "5d"); }},
+    {"connections_per_destination", [](Reader& r, const Node& v, Config& c) {
+       c.relay.connections_per_destination = r.integer(v, 1u, 1000u);
+     }},
+    {"max_connections", [](Reader& r, const Node& v, Config& c) { c.relay.max_connections = r.integer(v, 1u, 100000u); }},
 };
 
 const Key password_keys[] = {
@@ -444,6 +462,8 @@ const Key password_keys[] = {
 
 const Key top_level_keys[] = {
     {"hostname", read_hostname},
+    {"user", [](Reader& r, const Node& v, Config& c) { c.user = read_account(r, v, "aviary"); }},
+    {"group", [](Reader& r, const Node& v, Config& c) { c.group = read_account(r, v, "aviary"); }},
     {"storage", [](Reader& r, const Node& v, Config& c) { read_section(r, v, storage_keys, c); }},
     {"tls", [](Reader& r, const Node& v, Config& c) { read_section(r, v, tls_keys, c); }},
     {"smtpd", [](Reader& r, const Node& v, Config& c) { read_section(r, v, smtpd_keys, c); }},
@@ -497,6 +517,13 @@ void check_tls(const Reader& r, const Config& c) {
     if (!endpoints->empty() && !c.tls.enabled()) {
       r.fail_at(key, r.line_of(key), "needs [tls] certificate and private_key");
     }
+  }
+}
+
+// check_account - a group alone would leave the daemon running as root.
+void check_account(const Reader& r, const Config& c) {
+  if (!c.group.empty() && c.user.empty()) {
+    r.fail_at("group", r.line_of("group"), "needs user; a group alone does not drop root privileges");
   }
 }
 
@@ -555,6 +582,7 @@ Config parse_config(std::string_view toml_text, const std::string& source_name) 
   Reader reader(source_name);
   read_table(reader, document, "", top_level_keys, config);
   apply_defaults(reader, config);
+  check_account(reader, config);
   check_tls(reader, config);
   check_password(reader, config);
   check_sockets(reader, config);

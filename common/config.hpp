@@ -35,6 +35,11 @@ struct Endpoint {
 struct Config {
   std::string source;    // the file it was loaded from
   std::string hostname;  // default: gethostname()
+  // Started as root, each daemon binds its ports and opens the store, then
+  // runs as this user for good (common/privileges.hpp). Empty: it runs as
+  // started. `group` defaults to the user's primary group.
+  std::string user;
+  std::string group;
 
   struct Storage {
     std::string path = "/var/lib/aviary";
@@ -93,6 +98,8 @@ struct Config {
     std::map<std::string, Endpoint> routes;   // lowercase domain -> next hop
     std::vector<std::chrono::seconds> retry;  // default 1m 5m 15m 1h 2h 4h; the last repeats
     std::chrono::seconds max_queue_time{5 * 86400};
+    std::uint32_t connections_per_destination = 5;  // outbound connections to one next hop
+    std::uint32_t max_connections = 100;            // outbound connections in all
   } relay;
 
   PasswordParams password;  // optional [password] table: memory, iterations, parallelism

@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <stdexcept>
+#include <utility>
 
 namespace aviary {
 namespace {
@@ -36,6 +37,33 @@ std::shared_ptr<asio::ssl::context> make_server_tls(const std::string& certifica
     throw std::runtime_error("tls.private_key " + private_key + " does not match tls.certificate " + certificate);
   }
   return context;
+}
+
+ServerTls::ServerTls(std::string certificate, std::string private_key)
+    : certificate_(std::move(certificate)),
+      private_key_(std::move(private_key)),
+      context_(make_server_tls(certificate_, private_key_)) {}
+
+std::shared_ptr<asio::ssl::context> ServerTls::current() const {
+  std::lock_guard lock(mutex_);
+  return context_;
+}
+
+Status ServerTls::reload() {
+  std::shared_ptr<asio::ssl::context> fresh;
+  try {
+    // Built outside the lock: handshakes starting meanwhile use the old one.
+    fresh = make_server_tls(certificate_, private_key_);
+  } catch (const std::exception& e) {
+    ERR_clear_error();  // nothing left for this I/O thread's next handshake to trip on
+    return make_error(Errc::invalid, e.what());
+  }
+  std::shared_ptr<asio::ssl::context> old;
+  {
+    std::lock_guard lock(mutex_);
+    old = std::exchange(context_, std::move(fresh));
+  }
+  return {};  // `old` goes when its last session does (or here, if none)
 }
 
 }  // namespace aviary

@@ -7,6 +7,8 @@
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "common/net/daemon_main.hpp"
+#include "common/net/reload.hpp"
+#include "common/privileges.hpp"
 #include "common/tls.hpp"
 #include "pop3d/reply.hpp"
 #include "pop3d/session.hpp"
@@ -16,8 +18,8 @@ using namespace aviary;
 namespace {
 
 void serve(const Config& config) {
-  std::shared_ptr<asio::ssl::context> tls;
-  if (config.tls.enabled()) tls = make_server_tls(config.tls.certificate, config.tls.private_key);
+  std::shared_ptr<ServerTls> tls;
+  if (config.tls.enabled()) tls = std::make_shared<ServerTls>(config.tls.certificate, config.tls.private_key);
 
   storage::Env env({config.storage.path, config.storage.map_size});
   std::string lock_dir = config.storage.path + "/locks";
@@ -43,6 +45,8 @@ void serve(const Config& config) {
   };
   listen(p.listen, {false, "pop3"});
   listen(p.tls_listen, {true, "pop3s"});
+  net::Reloader reloader(server.io(), "pop3d", tls);
+  drop_privileges(config, "pop3d", {lock_dir});
   server.run(p.shutdown_timeout);
   hashing.join();
 }

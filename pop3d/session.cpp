@@ -14,7 +14,7 @@
 #include "common/net/commit.hpp"
 #include "common/net/drive_session.hpp"
 #include "pop3d/commands.hpp"
-#include "pop3d/message_stream.hpp"
+#include "common/message_stream.hpp"
 #include "storage/blob.hpp"
 
 namespace aviary::pop3d {
@@ -96,7 +96,10 @@ class Session {
   asio::awaitable<void> start_tls() {
     // RFC 2595 §4: what came before the handshake is not trusted.
     conn_.discard_buffered();
-    co_await conn_.start_tls(*svc_.tls);
+    // The certificate current now (SIGHUP may have replaced it), kept for
+    // the rest of the session.
+    tls_context_ = svc_.tls->current();
+    co_await conn_.start_tls(*tls_context_);
     state_.tls = true;
   }
 
@@ -196,6 +199,7 @@ class Session {
   Services& svc_;
   ListenerInfo listener_;
   net::SessionControl& control_;
+  std::shared_ptr<asio::ssl::context> tls_context_;  // set by start_tls()
   SessionState state_;
   std::string peer_;
   std::string logged_in_;

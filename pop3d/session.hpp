@@ -9,6 +9,7 @@
 #include "common/config.hpp"
 #include "common/net/authenticator.hpp"
 #include "common/net/server.hpp"
+#include "common/tls.hpp"
 #include "pop3d/metrics.hpp"
 #include "storage/env.hpp"
 #include "storage/writer.hpp"
@@ -21,7 +22,7 @@ struct Services {
   storage::Writer& writer;
   Metrics& metrics;
   net::Authenticator& authenticator;
-  std::shared_ptr<asio::ssl::context> tls;
+  std::shared_ptr<ServerTls> tls;  // null without [tls]
   std::string lock_dir;
 };
 

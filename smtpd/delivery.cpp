@@ -3,14 +3,17 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstring>
 #include <random>
 
+#include "common/address.hpp"
 #include "storage/blob.hpp"
 #include "storage/mailbox.hpp"
 #include "storage/queue.hpp"
+#include "storage/resolve.hpp"
 
 namespace aviary::smtpd {
 
@@ -114,6 +117,59 @@ storage::Writer::Op make_delivery_op(std::shared_ptr<const Delivery> d) {
     if (references == 0) return Error{Errc::not_found, "no recipient is left"};
     return {};
   };
+}
+
+std::size_t deliver_generated(storage::WriteTxn& txn, std::string_view message, const std::string& to,
+                              std::int64_t now, const std::string& id) {
+  auto address = parse_address(to);
+  if (!address) return 0;
+  storage::Resolution where = storage::resolve_recipient(txn, *address);
+  std::vector<std::string> remote;
+  if (where.outcome == storage::Resolution::Outcome::not_hosted) {
+    remote.push_back(to);
+  } else if (where.outcome == storage::Resolution::Outcome::deliver) {
+    remote = where.remote;
+  } else {
+    return 0;
+  }
+  std::uint64_t blob = storage::put_blob(txn, message);
+  std::size_t copies = 0;
+  for (const auto& user : where.local) {
+    auto uid = storage::append_message(txn, user, blob, "Return-Path: <>\r\nDelivered-To: " + user + "\r\n", now,
+                                       storage::QuotaCheck::skip);
+    if (uid) ++copies;
+  }
+  if (!remote.empty()) {
+    std::uint8_t flags = 0;
+    for (char c : message)
+      if (static_cast<unsigned char>(c) >= 0x80) flags = storage::body_8bit;
+    for (const auto& r : remote)
+      if (parse_address(r) && parse_address(r)->needs_smtputf8()) flags |= storage::body_smtputf8;
+    storage::enqueue(txn, "", remote, blob, now, id, flags);
+    ++copies;
+  }
+  if (copies == 0) {
+    // Nothing took it: one reference and its release delete the blob.
+    storage::ref_blob(txn, blob);
+    storage::unref_blob(txn, blob);
+  }
+  return copies;
+}
+
+std::size_t received_count(std::string_view message) {
+  std::size_t count = 0;
+  std::size_t pos = 0;
+  while (pos < message.size()) {
+    std::size_t end = message.find('\n', pos);
+    std::string_view line = message.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    if (line.empty() || line == "\r") break;  // end of the header section
+    if (line.size() >= 9 && std::equal(line.begin(), line.begin() + 9, "received:",
+                                       [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; }))
+      ++count;
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return count;
 }
 
 }  // namespace aviary::smtpd

@@ -59,4 +59,15 @@ struct Delivery {
 // The write operation: safe to run again (the writer retries batches).
 storage::Writer::Op make_delivery_op(std::shared_ptr<const Delivery> delivery);
 
+// Delivers a message Aviary wrote itself (a bounce) from the null sender to
+// `to`, inside the caller's transaction: into the mailboxes it resolves to
+// when hosted here, to the outbound queue otherwise. An address that does
+// not resolve gets nothing (the caller logs it). Returns how many copies.
+std::size_t deliver_generated(storage::WriteTxn& txn, std::string_view message, const std::string& to,
+                              std::int64_t now, const std::string& id);
+
+// How many "Received:" fields the header section has (RFC 5321 §6.3 loops).
+std::size_t received_count(std::string_view message);
+inline constexpr std::size_t max_received_headers = 50;
+
 }  // namespace aviary::smtpd

@@ -9,10 +9,13 @@
 #include "common/metrics.hpp"
 #include "common/net/daemon_main.hpp"
 #include "common/net/authenticator.hpp"
+#include "common/net/reload.hpp"
 #include "common/net/server.hpp"
+#include "common/privileges.hpp"
 #include "common/tls.hpp"
 #include "smtpd/commands.hpp"
 #include "smtpd/metrics.hpp"
+#include "smtpd/queue_runner.hpp"
 #include "smtpd/session.hpp"
 #include "storage/env.hpp"
 #include "storage/writer.hpp"
@@ -22,8 +25,8 @@ using namespace aviary;
 namespace {
 
 void serve(const Config& config) {
-  std::shared_ptr<asio::ssl::context> tls;
-  if (config.tls.enabled()) tls = make_server_tls(config.tls.certificate, config.tls.private_key);
+  std::shared_ptr<ServerTls> tls;
+  if (config.tls.enabled()) tls = std::make_shared<ServerTls>(config.tls.certificate, config.tls.private_key);
 
   storage::Env env({config.storage.path, config.storage.map_size});
   std::string spill_dir = config.storage.path + "/tmp";
@@ -36,7 +39,7 @@ void serve(const Config& config) {
   asio::thread_pool hashing(std::max(1u, std::thread::hardware_concurrency()));
   net::Authenticator authenticator(env, hashing, config.smtpd.max_auth_failures, config.smtpd.auth_failure_delay,
                                    config.password);
-  smtpd::Services services{config, env, writer, metrics, tls != nullptr, spill_dir, &authenticator};
+  smtpd::Services services{config, env, writer, metrics, tls != nullptr, spill_dir, &authenticator, {}};
 
   net::Server server("smtpd", config.smtpd.io_threads, config.smtpd.max_connections, config.smtpd.max_connections_per_ip);
   std::string refusal = smtpd::format(smtpd::Reply(421, "4.7.0", config.hostname + " Error: too many connections, try later"));
@@ -50,6 +53,12 @@ void serve(const Config& config) {
   listen(config.smtpd.listen, {smtpd::ListenerKind::mx, "smtp"});
   listen(config.smtpd.submission, {smtpd::ListenerKind::submission, "submission"});
   listen(config.smtpd.submissions, {smtpd::ListenerKind::submissions, "submissions"});
+  smtpd::QueueRunner relay(services, server.io());
+  relay.start();
+  services.relay_wakeup = [&relay] { relay.wake(); };
+  server.add_background([&relay] { relay.stop(); }, [&relay] { return relay.busy(); });
+  net::Reloader reloader(server.io(), "smtpd", tls);
+  drop_privileges(config, "smtpd", {spill_dir});
   server.run(config.smtpd.shutdown_timeout);
   hashing.join();
 }

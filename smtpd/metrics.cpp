@@ -17,6 +17,12 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Counter>& auth;
   prometheus::Histogram& size;
   prometheus::Histogram& commit;
+  prometheus::Gauge& queue_messages;
+  prometheus::Gauge& queue_oldest;
+  prometheus::Family<prometheus::Counter>& attempts;
+  prometheus::Histogram& delivery;
+  prometheus::Gauge& map_size;
+  prometheus::Gauge& map_used;
 };
 
 namespace {
@@ -43,9 +49,23 @@ Metrics::Metrics(prometheus::Registry& r)
                 "Duration of one group commit, fsync included")
               .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                0.25, 0.5, 1, 2.5}),
+          build(prometheus::BuildGauge(), r, "aviary_queue_messages", "Messages in the outbound queue").Add({}),
+          build(prometheus::BuildGauge(), r, "aviary_queue_oldest_age_seconds", "Age of the oldest queued message")
+              .Add({}),
+          build(prometheus::BuildCounter(), r, "aviary_delivery_attempts_total",
+                "Outbound delivery attempts per recipient, by result"),
+          build(prometheus::BuildHistogram(), r, "aviary_delivery_duration_seconds",
+                "Duration of one outbound transaction, connection set-up included")
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+                                                               30, 60, 300}),
+          build(prometheus::BuildGauge(), r, "aviary_storage_map_size_bytes", "LMDB map size (storage.map_size)").Add({}),
+          build(prometheus::BuildGauge(), r, "aviary_storage_map_used_bytes",
+                "How far into the map the store reaches; writes fail when it reaches the map size")
+              .Add({}),
       }) {
   // Series that dashboards divide by exist from the start, at zero.
   for (const char* d : {"local", "relay", "rejected"}) f_->recipients.Add({{"disposition", d}});
+  for (const char* r : {"delivered", "deferred", "bounced"}) f_->attempts.Add({{"result", r}});
 }
 
 Metrics::~Metrics() = default;
@@ -69,5 +89,19 @@ void Metrics::recipient(const std::string& disposition) { f_->recipients.Add({{"
 void Metrics::auth_attempt(const std::string& result) { f_->auth.Add({{"result", result}}).Increment(); }
 
 void Metrics::storage_commit(std::chrono::duration<double> elapsed) { f_->commit.Observe(elapsed.count()); }
+
+void Metrics::queue_state(std::uint64_t messages, double oldest_age_seconds) {
+  f_->queue_messages.Set(static_cast<double>(messages));
+  f_->queue_oldest.Set(oldest_age_seconds);
+}
+
+void Metrics::storage_usage(std::uint64_t map_size, std::uint64_t map_used) {
+  f_->map_size.Set(static_cast<double>(map_size));
+  f_->map_used.Set(static_cast<double>(map_used));
+}
+
+void Metrics::delivery_attempt(const std::string& result) { f_->attempts.Add({{"result", result}}).Increment(); }
+
+void Metrics::delivery_duration(std::chrono::duration<double> elapsed) { f_->delivery.Observe(elapsed.count()); }
 
 }  // namespace aviary::smtpd

@@ -25,6 +25,11 @@ class Metrics {
   void recipient(const std::string& disposition);  // local, relay, rejected
   void auth_attempt(const std::string& result);
   void storage_commit(std::chrono::duration<double> elapsed);
+  // The relay.
+  void queue_state(std::uint64_t messages, double oldest_age_seconds);
+  void storage_usage(std::uint64_t map_size, std::uint64_t map_used);
+  void delivery_attempt(const std::string& result);  // delivered, deferred, bounced
+  void delivery_duration(std::chrono::duration<double> elapsed);
 
  private:
   struct Families;

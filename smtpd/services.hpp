@@ -1,6 +1,7 @@
 // services.hpp - what sessions share: configuration, store, writer, metrics.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "common/config.hpp"
@@ -22,6 +23,9 @@ struct Services {
   bool tls_available = false;
   std::string spill_dir;  // where large messages wait for their commit
   net::Authenticator* authenticator = nullptr;  // AUTH on the submission listeners
+  // Tells the queue runner that a message for remote recipients is in, so it
+  // need not wait for its next scan. Safe from any thread.
+  std::function<void()> relay_wakeup;
 };
 
 }  // namespace aviary::smtpd

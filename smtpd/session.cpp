@@ -31,7 +31,7 @@ constexpr std::size_t memory_per_message = 256 * 1024;
 
 class Session {
  public:
-  Session(net::Connection& conn, Services& svc, ListenerInfo listener, std::shared_ptr<asio::ssl::context> tls,
+  Session(net::Connection& conn, Services& svc, ListenerInfo listener, std::shared_ptr<ServerTls> tls,
           net::SessionControl& control)
       : conn_(conn), svc_(svc), listener_(std::move(listener)), tls_(std::move(tls)), control_(control) {
     state_.kind = listener_.kind;
@@ -106,7 +106,10 @@ class Session {
     // RFC 3207 §4.2: anything pipelined after STARTTLS was sent in the clear
     // and is thrown away, never answered inside TLS.
     conn_.discard_buffered();
-    co_await conn_.start_tls(*tls_);
+    // The certificate current now (SIGHUP may have replaced it), kept for
+    // the rest of the session.
+    tls_context_ = tls_->current();
+    co_await conn_.start_tls(*tls_context_);
     state_ = SessionState{};
     state_.kind = listener_.kind;
     state_.peer = net::address_text(conn_.peer());
@@ -270,6 +273,7 @@ class Session {
       co_return Reply(451, "4.3.0", "Local error in processing");
     }
     ++messages_;
+    if (!delivery->remote.empty() && svc_.relay_wakeup) svc_.relay_wakeup();
     svc_.metrics.message_received(listener_.name, size);
     log::info("smtpd: id=", delivery->id, " from=<", delivery->sender, "> to=", recipients, " size=", size,
               " peer=[", state_.peer, "]");
@@ -282,7 +286,8 @@ class Session {
   net::Connection& conn_;
   Services& svc_;
   ListenerInfo listener_;
-  std::shared_ptr<asio::ssl::context> tls_;
+  std::shared_ptr<ServerTls> tls_;
+  std::shared_ptr<asio::ssl::context> tls_context_;  // set by start_tls()
   net::SessionControl& control_;
   SessionState state_;
   std::unique_ptr<MessageBuffer> chunks_;  // BDAT chunks so far
@@ -295,7 +300,7 @@ class Session {
 }  // namespace
 
 asio::awaitable<void> run_session(net::Socket socket, Services& services, ListenerInfo listener,
-                                  std::shared_ptr<asio::ssl::context> tls, std::shared_ptr<net::SessionControl> control) {
+                                  std::shared_ptr<ServerTls> tls, std::shared_ptr<net::SessionControl> control) {
   net::Connection conn(std::move(socket));
   control->connection = &conn;
   const std::string peer = net::address_text(conn.peer());

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/net/server.hpp"
+#include "common/tls.hpp"
 #include "smtpd/services.hpp"
 #include "smtpd/session_state.hpp"
 
@@ -18,6 +19,6 @@ struct ListenerInfo {
 };
 
 asio::awaitable<void> run_session(net::Socket socket, Services& services, ListenerInfo listener,
-                                  std::shared_ptr<asio::ssl::context> tls, std::shared_ptr<net::SessionControl> control);
+                                  std::shared_ptr<ServerTls> tls, std::shared_ptr<net::SessionControl> control);
 
 }  // namespace aviary::smtpd

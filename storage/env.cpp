@@ -84,4 +84,11 @@ void Env::open_tables() {
   if (int crc = mdb_txn_commit(txn); crc != 0) throw_lmdb(crc, "cannot create tables");
 }
 
+std::uint64_t Env::map_used() const {
+  MDB_envinfo info;
+  MDB_stat stat;
+  if (mdb_env_info(env_, &info) != 0 || mdb_env_stat(env_, &stat) != 0) return 0;
+  return (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize;
+}
+
 }  // namespace aviary::storage

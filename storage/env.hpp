@@ -45,6 +45,9 @@ class Env {
   unsigned dbi(Table table) const { return dbis_[static_cast<std::size_t>(table)]; }
   const std::string& path() const { return path_; }
   std::uint64_t map_size() const { return map_size_; }
+  // How much of the map the data file reaches (its high-water mark): writes
+  // fail with "storage full" when this reaches map_size().
+  std::uint64_t map_used() const;
 
  private:
   void open_tables();

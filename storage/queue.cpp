@@ -113,6 +113,17 @@ std::vector<QueueEntry> list_queue(const Txn& txn) {
   return out;
 }
 
+QueueStats queue_stats(const Txn& txn) {
+  QueueStats stats;
+  stats.messages = txn.count(Table::queue);
+  // Ids grow with time, so the first entry is the oldest.
+  txn.scan(Table::queue, {}, [&](std::string_view key, std::string_view raw) {
+    stats.oldest_created = decode(read_be64(key), raw).created;
+    return false;
+  });
+  return stats;
+}
+
 std::size_t reschedule_all(WriteTxn& txn, std::int64_t now) {
   auto entries = list_queue(txn);
   for (auto& e : entries) {

@@ -51,6 +51,12 @@ Status update_queued(WriteTxn& txn, const QueueEntry& entry);
 // Removes an entry and drops its blob reference.
 Status remove_queued(WriteTxn& txn, std::uint64_t id);
 std::vector<QueueEntry> list_queue(const Txn& txn);
+struct QueueStats {
+  std::size_t messages = 0;
+  std::int64_t oldest_created = 0;  // 0 when empty
+};
+QueueStats queue_stats(const Txn& txn);
+
 // Makes every entry due now (aviaryctl queue flush); returns how many.
 std::size_t reschedule_all(WriteTxn& txn, std::int64_t now);
 

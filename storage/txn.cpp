@@ -81,6 +81,12 @@ void Txn::scan(Table table, std::string_view from,
   while (more && visit(to_view(k), to_view(v))) more = cursor.get(k, v, MDB_NEXT);
 }
 
+std::size_t Txn::count(Table table) const {
+  MDB_stat stat;
+  if (int rc = mdb_stat(txn_, env_->dbi(table), &stat); rc != 0) throw_lmdb(rc, "cannot count entries");
+  return stat.ms_entries;
+}
+
 void Txn::scan_prefix(Table table, std::string_view prefix,
                       const std::function<void(std::string_view, std::string_view)>& visit) const {
   scan(table, prefix, [&](std::string_view key, std::string_view value) {

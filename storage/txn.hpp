@@ -32,6 +32,9 @@ class Txn {
   void scan_prefix(Table table, std::string_view prefix,
                    const std::function<void(std::string_view key, std::string_view value)>& visit) const;
 
+  // How many entries the table holds (O(1)).
+  std::size_t count(Table table) const;
+
   Env& env() const { return *env_; }
   MDB_txn* handle() const { return txn_; }
 

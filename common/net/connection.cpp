@@ -141,6 +141,14 @@ asio::awaitable<void> Connection::start_tls(asio::ssl::context& context) {
   watchdog_.cancel();
 }
 
+asio::awaitable<void> Connection::start_tls_client(asio::ssl::context& context, const std::string& server_name) {
+  tls_ = std::make_unique<asio::ssl::stream<Socket&>>(socket_, context);
+  if (!server_name.empty()) SSL_set_tlsext_host_name(tls_->native_handle(), server_name.c_str());
+  arm();
+  co_await tls_->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+  watchdog_.cancel();
+}
+
 std::string Connection::tls_version() const {
   if (!tls_) return {};
   return SSL_get_version(const_cast<asio::ssl::stream<Socket&>&>(*tls_).native_handle());

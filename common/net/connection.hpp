@@ -57,6 +57,8 @@ class Connection {
   asio::awaitable<void> write(std::string_view bytes);
 
   asio::awaitable<void> start_tls(asio::ssl::context& context);
+  // The client side (the relay): `server_name` goes out as SNI.
+  asio::awaitable<void> start_tls_client(asio::ssl::context& context, const std::string& server_name);
   bool is_tls() const { return tls_ != nullptr; }
   std::string tls_version() const;
   std::string tls_cipher() const;

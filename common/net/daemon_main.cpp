@@ -2,9 +2,12 @@
 #include "common/net/daemon_main.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+
+#include "common/privileges.hpp"
 
 namespace aviary::net {
 
@@ -16,8 +19,14 @@ int daemon_main(int argc, char** argv, const char* name, const char* description
   CLI11_PARSE(app, argc, argv);
   // A client that goes away mid-write is an error on that write, not a signal.
   ::signal(SIGPIPE, SIG_IGN);
+  // Mail is private: nothing the daemon creates (store, spill and lock
+  // files, directories) is ever readable by other users. A stricter umask
+  // (systemd's UMask=0077) stays as it is.
+  ::umask(::umask(0) | 027);
   try {
-    serve(load_config(config_path));
+    Config config = load_config(config_path);
+    check_account(config);  // a bad user stops it before anything is bound
+    serve(config);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << name << ": " << e.what() << "\n";

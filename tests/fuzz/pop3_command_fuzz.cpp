@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "pop3d/commands.hpp"
-#include "pop3d/message_stream.hpp"
+#include "common/message_stream.hpp"
 
 namespace {
 
@@ -45,7 +45,7 @@ void fuzz_commands(std::uint8_t flags, std::string_view input) {
 }
 
 void fuzz_stream(std::uint8_t flags, std::string_view message) {
-  using aviary::pop3d::MessageStream;
+  using aviary::MessageStream;
   std::optional<std::size_t> top;
   if (flags & 8) top = (flags >> 4) & 7;
   std::string_view prefix = message.substr(0, message.size() / 3);

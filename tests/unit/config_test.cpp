@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "common/privileges.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace aviary {
@@ -98,6 +99,8 @@ TEST(Config, EmptyFileGivesDefaults) {
   Config c = parse_config("", "empty.toml");
   EXPECT_EQ(c.source, "empty.toml");
   EXPECT_EQ(c.hostname, system_name);
+  EXPECT_EQ(c.user, "");  // runs as started
+  EXPECT_EQ(c.group, "");
   EXPECT_EQ(c.storage.path, "/var/lib/aviary");
   EXPECT_EQ(c.storage.map_size, 16ull << 30);
   EXPECT_FALSE(c.tls.enabled());
@@ -126,6 +129,37 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.password.parallelism, 1u);
 }
 
+TEST(Config, GroupDefaultsToTheUsersOwn) {
+  Config c = parse_config("user = \"aviary\"\n", "x.toml");
+  EXPECT_EQ(c.user, "aviary");
+  EXPECT_EQ(c.group, "");  // the primary group of "aviary", looked up at start
+}
+
+// What a daemon checks right after loading, before it binds anything.
+std::string account_error(const std::string& toml) {
+  try {
+    check_account(parse_config(toml, "x.toml"));
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, AccountsAreCheckedWhenADaemonStarts) {
+  EXPECT_EQ(account_error(""), "");
+  EXPECT_EQ(account_error("user = \"aviary-test-no-such-user\"\n"),
+            "x.toml: user: no such user \"aviary-test-no-such-user\"");
+  EXPECT_EQ(account_error("user = \"root\"\ngroup = \"aviary-test-no-such-group\"\n"),
+            "x.toml: group: no such group \"aviary-test-no-such-group\"");
+  if (geteuid() == 0) {
+    EXPECT_EQ(account_error("user = \"root\"\ngroup = \"root\"\n"), "");
+  } else {
+    EXPECT_EQ(account_error("user = \"root\"\n"),
+              "x.toml: user: cannot switch to \"root\" without root (running as uid " + std::to_string(geteuid()) +
+                  ")");
+  }
+}
+
 TEST(Config, TlsTableOpensTheTlsListenersByDefault) {
   Config c = parse_config("[tls]\ncertificate = \"c.pem\"\nprivate_key = \"k.pem\"\n", "x.toml");
   EXPECT_EQ(c.smtpd.submission, both(587));
@@ -142,6 +176,8 @@ TEST(Config, EmptyTlsListenersNeedNoCertificate) {
 TEST(Config, EveryValueCanBeChanged) {
   Config c = parse_config(R"toml(
 hostname = "MX1.Example.NET"
+user = "aviary"
+group = "mail"
 [storage]
 path = "./var/data"
 map_size = 1048576
@@ -177,6 +213,8 @@ parallelism = 4
 )toml",
                           "x.toml");
   EXPECT_EQ(c.hostname, "MX1.Example.NET");  // kept as written: it is the greeting
+  EXPECT_EQ(c.user, "aviary");
+  EXPECT_EQ(c.group, "mail");
   EXPECT_EQ(c.storage.path, "./var/data");
   EXPECT_EQ(c.storage.map_size, 1u << 20);
   EXPECT_EQ(c.smtpd.listen, (std::vector<Endpoint>{{"127.0.0.1", 2525}, {"::1", 2525}}));
@@ -330,6 +368,17 @@ const ErrorCase error_cases[] = {
     {"hostname_ip", "hostname = \"192.0.2.1\"\n",
      "x.toml:1: hostname: expected a domain name like \"mail.example.org\", got \"192.0.2.1\""},
     {"path_empty", "[storage]\npath = \"\"\n", "x.toml:2: storage.path: must not be empty"},
+
+    // The user and group to run as.
+    {"user_integer", "user = 65534\n", "x.toml:1: user: expected a string, got integer"},
+    {"user_empty", "user = \"\"\n", "x.toml:1: user: must not be empty"},
+    {"user_with_space", "user = \"mail user\"\n", "x.toml:1: user: expected a name like \"aviary\", got \"mail user\""},
+    {"user_with_colon", "user = \"a:b\"\n", "x.toml:1: user: expected a name like \"aviary\", got \"a:b\""},
+    {"group_with_slash", "user = \"aviary\"\ngroup = \"../x\"\n",
+     "x.toml:2: group: expected a name like \"aviary\", got \"../x\""},
+    {"group_without_user", "hostname = \"a.test\"\ngroup = \"aviary\"\n",
+     "x.toml:2: group: needs user; a group alone does not drop root privileges"},
+    {"user_in_a_table", "[storage]\nuser = \"aviary\"\n", "x.toml:2: storage.user: unknown key"},
 
     // Sizes.
     {"size_words", "[storage]\nmap_size = \"lots\"\n",

@@ -83,7 +83,9 @@ class CommandsTest : public StoreTest {
                     .writer = writer_,
                     .metrics = metrics_,
                     .tls_available = tls_available,
-                    .spill_dir = dir_.path()};
+                    .spill_dir = dir_.path(),
+                    .authenticator = nullptr,
+                    .relay_wakeup = {}};
   }
 
   double counter(const std::string& family, const std::string& label, const std::string& value) {

@@ -1,7 +1,7 @@
 // message_stream.cpp - see message_stream.hpp (RFC 1939 §3, §7 TOP).
-#include "pop3d/message_stream.hpp"
+#include "common/message_stream.hpp"
 
-namespace aviary::pop3d {
+namespace aviary {
 
 bool MessageStream::next(std::string_view prefix, std::string_view body, std::string& out, std::size_t budget) {
   if (finished_) return false;
@@ -36,4 +36,4 @@ bool MessageStream::next(std::string_view prefix, std::string_view body, std::st
   return true;
 }
 
-}  // namespace aviary::pop3d
+}  // namespace aviary

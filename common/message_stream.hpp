@@ -1,4 +1,4 @@
-// message_stream.hpp - RETR and TOP output, produced piece by piece.
+// message_stream.hpp - dot-stuffed message output (POP3 RETR/TOP, SMTP DATA), piece by piece.
 //
 // A 30 MiB message must not cost 30 MiB per session: the session asks for
 // the next piece (read under a short read transaction, never held across a
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace aviary::pop3d {
+namespace aviary {
 
 class MessageStream {
  public:
@@ -35,4 +35,4 @@ class MessageStream {
   bool finished_ = false;
 };
 
-}  // namespace aviary::pop3d
+}  // namespace aviary
