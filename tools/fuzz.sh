@@ -40,12 +40,19 @@ smtp_command_sources=(
   storage/queue.cpp storage/resolve.cpp storage/schema.cpp storage/txn.cpp storage/writer.cpp
 )
 pop3_command_sources=(
-  pop3d/commands.cpp pop3d/maildrop.cpp pop3d/message_stream.cpp pop3d/reply.cpp
+  pop3d/commands.cpp pop3d/maildrop.cpp common/message_stream.cpp pop3d/reply.cpp
   common/address.cpp common/log.cpp common/sasl.cpp
   storage/blob.cpp storage/codec.cpp storage/directory.cpp storage/env.cpp storage/mailbox.cpp
   storage/queue.cpp storage/resolve.cpp storage/schema.cpp storage/txn.cpp storage/writer.cpp
 )
+smtp_reply_sources=(
+  smtpd/client_reply.cpp smtpd/dsn.cpp smtpd/delivery.cpp smtpd/message_buffer.cpp
+  common/address.cpp common/log.cpp
+  storage/blob.cpp storage/codec.cpp storage/directory.cpp storage/env.cpp storage/mailbox.cpp
+  storage/queue.cpp storage/resolve.cpp storage/schema.cpp storage/txn.cpp storage/writer.cpp
+)
 data_reader_libs=()
+smtp_reply_libs=(-llmdb -lidn2 -pthread)
 pop3_command_libs=(-llmdb -lidn2 -pthread)
 smtp_command_libs=(-llmdb -lidn2 -lprometheus-cpp-core -pthread)
 
@@ -74,7 +81,7 @@ compile() {
 }
 
 echo "fuzz.sh: building with $CXX"
-for src in $(printf '%s\n' "${data_reader_sources[@]}" "${smtp_command_sources[@]}" "${pop3_command_sources[@]}" | sort -u); do
+for src in $(printf '%s\n' "${data_reader_sources[@]}" "${smtp_command_sources[@]}" "${pop3_command_sources[@]}" "${smtp_reply_sources[@]}" | sort -u); do
   compile "$src"
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
@@ -90,9 +97,10 @@ link() {
 link data_reader data_reader_sources data_reader_libs
 link smtp_command smtp_command_sources smtp_command_libs
 link pop3_command pop3_command_sources pop3_command_libs
+link smtp_reply smtp_reply_sources smtp_reply_libs
 
 status=0
-for name in smtp_command data_reader pop3_command; do
+for name in smtp_command data_reader pop3_command smtp_reply; do
   mkdir -p "$out/corpus/$name"
   echo "fuzz.sh: running ${name}_fuzz for ${seconds}s"
   log="$out/${name}.log"

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/log.hpp"
+#include "common/notify.hpp"
 
 namespace aviary::net {
 
@@ -117,6 +118,7 @@ asio::awaitable<void> Server::accept_loop(Acceptor& acceptor) {
 asio::awaitable<void> Server::stop_on_signal(std::chrono::seconds grace) {
   int signal = co_await signals_.async_wait(asio::use_awaitable);
   log::info(name_, ": signal ", signal, ": no new connections; finishing open sessions");
+  notify_service_manager("STOPPING=1");
   for (auto& a : acceptors_) {
     std::error_code ignored;
     a->socket.close(ignored);
@@ -164,6 +166,9 @@ void Server::run(std::chrono::seconds grace) {
     log::info(name_, ": listening on ", a->endpoint.to_string());
   }
   asio::co_spawn(io_, stop_on_signal(grace), asio::detached);
+  // Listeners are bound and privileges given up: systemd (Type=notify) may
+  // now start what depends on this service.
+  if (!notify_service_manager("READY=1\nSTATUS=accepting connections")) log::warning(name_, ": cannot notify systemd");
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads_; ++i) pool.emplace_back([this] { io_.run(); });
   io_.run();

@@ -224,12 +224,13 @@ class Daemons:
     def ctl(self, *args, input=None):
         return run([program("aviaryctl"), "-c", self.config, *args], input=input)
 
-    def start(self):
+    def start(self, env=None):
         for name in ("aviary-smtpd", "aviary-pop3d"):
             log = open(self.dir / f"{name}.log", "ab")
             try:
                 self.procs[name] = subprocess.Popen([program(name), "-c", str(self.config)],
-                                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                                    env=None if env is None else {**os.environ, **env})
             finally:
                 log.close()
         for name, port in (("aviary-smtpd", self.smtpd_metrics), ("aviary-pop3d", self.pop3d_metrics)):

@@ -98,7 +98,8 @@ class UnitsTest(unittest.TestCase):
             with self.subTest(unit=unit):
                 d = directives((PACKAGING / "systemd" / unit).read_text())
                 expected = {
-                    "Type": ["exec"],
+                    "Type": ["notify"],
+                    "NotifyAccess": ["main"],
                     "ExecStart": [f"/usr/sbin/{binary} -c /etc/aviary/aviary.toml"],
                     "ExecReload": ["/bin/kill -HUP $MAINPID"],
                     "Restart": ["on-failure"],
@@ -139,3 +140,46 @@ class UnitsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReadinessTest(unittest.TestCase):
+    """Type=notify: each daemon tells systemd READY=1 once it serves, and
+    STOPPING=1 on SIGTERM, through the datagram socket in $NOTIFY_SOCKET."""
+
+    def test_ready_then_stopping(self):
+        import signal
+        import socket
+        import time
+
+        from packaging_common import Daemons
+
+        daemons = Daemons()
+        self.addCleanup(daemons.cleanup)
+        path = str(daemons.dir / "notify.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(listener.close)
+        listener.bind(path)
+        listener.settimeout(1)
+
+        def messages(until, timeout=20):
+            got = []
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not until(got):
+                try:
+                    data, _ = listener.recvfrom(4096)
+                except socket.timeout:
+                    continue
+                got.append(data.decode())
+            return got
+
+        daemons.start(env={"NOTIFY_SOCKET": path})
+        ready = messages(lambda got: sum("READY=1" in m.split("\n") for m in got) >= 2)
+        self.assertEqual(sum("READY=1" in m.split("\n") for m in ready), 2, ready)
+        # Ready means serving: both greet right away.
+        self.assertTrue(daemons.greet(daemons.smtp_port).startswith(b"220"))
+        self.assertTrue(daemons.greet(daemons.pop3_port).startswith(b"+OK"))
+        for proc in daemons.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        stopping = messages(lambda got: sum("STOPPING=1" in m.split("\n") for m in got) >= 2)
+        self.assertEqual(sum("STOPPING=1" in m.split("\n") for m in stopping), 2, stopping)
+        self.assertEqual(daemons.stop(), {"aviary-smtpd": 0, "aviary-pop3d": 0})
