@@ -1,6 +1,8 @@
 // address.cpp - parsing and canonical forms of mailboxes and domains.
 #include "common/address.hpp"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <idn2.h>
 
@@ -20,12 +22,6 @@ using IdnString = std::unique_ptr<char, decltype(&idn2_free)>;
 
 bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool is_ascii(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c >= 0x80) return false;
-  }
-  return true;
-}
 std::string to_lower_ascii(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -340,6 +336,10 @@ std::string Address::to_string() const {
   out += "\"@";
   out += domain;
   return out;
+}
+
+bool is_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 bool Address::needs_smtputf8() const { return !is_ascii(local); }

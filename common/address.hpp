@@ -30,6 +30,9 @@ inline constexpr std::size_t max_local_part_octets = 64;
 inline constexpr std::size_t max_domain_octets = 255;
 inline constexpr std::size_t max_path_octets = 256;
 
+// Whether every octet is 7-bit ASCII (what needs SMTPUTF8 or 8BITMIME is the rest).
+bool is_ascii(std::string_view text);
+
 // "Local-part@Domain" without angle brackets. Accepts dot-atoms, quoted
 // strings, UTF-8 local parts (RFC 6531) and domains in UTF-8 or A-labels.
 Result<Address> parse_address(std::string_view text);

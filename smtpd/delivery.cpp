@@ -140,11 +140,9 @@ std::size_t deliver_generated(storage::WriteTxn& txn, std::string_view message, 
     if (uid) ++copies;
   }
   if (!remote.empty()) {
-    std::uint8_t flags = 0;
-    for (char c : message)
-      if (static_cast<unsigned char>(c) >= 0x80) flags = storage::body_8bit;
+    std::uint8_t flags = is_ascii(message) ? 0 : storage::body_8bit;
     for (const auto& r : remote)
-      if (parse_address(r) && parse_address(r)->needs_smtputf8()) flags |= storage::body_smtputf8;
+      if (!is_ascii(r)) flags |= storage::body_smtputf8;
     storage::enqueue(txn, "", remote, blob, now, id, flags);
     ++copies;
   }

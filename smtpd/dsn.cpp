@@ -4,16 +4,13 @@
 
 #include <algorithm>
 
+#include "common/address.hpp"
 #include "smtpd/delivery.hpp"
 
 namespace aviary::smtpd {
 namespace {
 
 constexpr std::size_t max_returned_headers = 64 * 1024;
-
-bool is_ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
 
 // Keeps a DSN field within the 998-octet line limit and free of CR/LF that
 // a remote server could have put into its reply.

@@ -253,6 +253,8 @@ asio::awaitable<void> QueueRunner::worker(std::string key) {
         break;
       }
     }
+    // Other workers for this next hop may have taken the rest meanwhile.
+    if (dest.jobs.empty()) break;
     auto job = dest.jobs.front();
     dest.jobs.pop_front();
     const auto& e = job->round->entry;

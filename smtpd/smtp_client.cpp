@@ -7,6 +7,7 @@
 #include <asio/use_awaitable.hpp>
 #include <algorithm>
 
+#include "common/address.hpp"
 #include "common/log.hpp"
 #include "common/message_stream.hpp"
 #include "storage/blob.hpp"
@@ -32,10 +33,6 @@ constexpr std::size_t max_reply_line = 4096;
 constexpr std::size_t max_reply_lines = 200;
 constexpr std::size_t piece_size = 64 * 1024;
 
-bool is_ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
-
 RecipientOutcome from_reply(const ServerReply& reply, const std::string& peer) {
   RecipientOutcome out;
   out.remote_reply = reply.code != 0;
@@ -57,8 +54,6 @@ RecipientOutcome ours(Outcome outcome, std::string status, std::string diagnosti
 }
 
 }  // namespace
-
-bool has_8bit(std::string_view bytes) { return !is_ascii(bytes); }
 
 SmtpClient::SmtpClient(net::Executor executor, const ClientSettings& settings)
     : executor_(std::move(executor)), settings_(settings) {}
@@ -229,7 +224,7 @@ asio::awaitable<std::vector<RecipientOutcome>> SmtpClient::send(const OutboundMe
   {
     storage::ReadTxn txn(*settings_.env);
     auto body = storage::view_blob(txn, m.blob_id);
-    eight_bit = body && has_8bit(*body);
+    eight_bit = body && !is_ascii(*body);
   }
   if (eight_bit && !ext_.eightbitmime)
     co_return all(ours(Outcome::failed, "5.6.3",

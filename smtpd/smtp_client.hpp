@@ -77,7 +77,4 @@ class SmtpClient {
   bool dirty_ = false;  // a transaction was left open: RSET first
 };
 
-// Whether any octet of the message is outside 7-bit ASCII.
-bool has_8bit(std::string_view bytes);
-
 }  // namespace aviary::smtpd

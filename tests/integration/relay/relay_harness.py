@@ -738,6 +738,8 @@ class RelayTestCase(unittest.TestCase):
         rc = h.stop()
         if alive and rc != 0:
             raise AssertionError(f"{h.smtpd.name} exited {rc} on SIGTERM:\n{h.smtpd.log_tail()}")
+        if not alive and rc not in (0, None):
+            raise AssertionError(f"{h.smtpd.name} died during the test (exit {rc}):\n{h.smtpd.log_tail()}")
 
     def scripted(self, n, **kw):
         s = ScriptedSmtp(self.net.ip(n), self.net.smtp_port, **kw)
@@ -755,7 +757,7 @@ class RelayTestCase(unittest.TestCase):
 
     def wait_for(self, predicate, what, timeout=WAIT, interval=0.1):
         """Polls predicate until it returns a true value (returned); fails with
-        every log after timeout."""
+        every log after timeout. `what` may be a callable (asked at the end)."""
         deadline = time.monotonic() + timeout
         value = None
         while time.monotonic() < deadline:
@@ -763,6 +765,7 @@ class RelayTestCase(unittest.TestCase):
             if value:
                 return value
             time.sleep(interval)
+        what = what() if callable(what) else what
         self.fail(f"timed out after {timeout}s waiting for {what} (last: {value!r})\n{self.logs()}")
 
     def wait_count(self, host, address, n, timeout=WAIT):

@@ -69,6 +69,8 @@ class RunnerLimitsTest(RelayTestCase):
         other.submit("alice@a.test", ["bob@b.test"], make_message("alice@a.test", "bob@b.test", last))
         self.wait_for(lambda: any(last.encode() in tx["data"] for tx in mx.delivered_to("bob@b.test")),
                       "delivery by the process that took over")
+        # Back again (the harness expects its processes alive at the end).
+        runner.start()
 
     def test_messages_for_one_destination_share_few_connections(self):
         a = self.host("a", "a.test", 2, relay={"routes": {"b.test": f"{self.net.ip(4)}:{self.net.smtp_port}"},

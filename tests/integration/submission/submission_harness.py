@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parent / "smtpd"))
 import harness  # noqa: E402  (../smtpd/harness.py)
 from harness import (  # noqa: E402,F401
     HOSTNAME, ConnectionClosed, Decoder, Reply, SmtpClient, StoreReader, client_tls_context, dot_stuff,
-    expect, fold_address, free_port, program, split_trace, toml_value)
+    expect, fold_address, free_port, program, relay_section, split_trace, toml_value)
 
 # Users, their passwords and aliases of every submission daemon. The
 # passwords are distinctive so that a test can look for them in the log.
@@ -264,8 +264,9 @@ class SubmissionDaemon(harness.Daemon):
                  f'submissions = ["127.0.0.1:{self.submissions_port}"]',
                  f'metrics = "127.0.0.1:{self.metrics_port}"']
         lines += [f"{k} = {toml_value(v)}" for k, v in self.options.items()]
-        lines += ["", "[pop3d]", "listen = []", "tls_listen = []", 'metrics = ""', "",
-                  "[password]", f"memory = {toml_value(self.password_memory)}",
+        lines += ["", "[pop3d]", "listen = []", "tls_listen = []", 'metrics = ""', ""]
+        lines += relay_section()
+        lines += ["[password]", f"memory = {toml_value(self.password_memory)}",
                   f"iterations = {self.password_iterations}", ""]
         self.config.write_text("\n".join(lines))
 
