@@ -28,6 +28,9 @@ namespace {
 
 constexpr auto poll_interval = std::chrono::seconds(1);
 constexpr auto min_scan_gap = std::chrono::milliseconds(20);
+// How long an idle outbound connection waits for more mail: ticks of 50 ms.
+constexpr auto linger_tick = std::chrono::milliseconds(50);
+constexpr int linger_ticks = 40;
 // Entries taken into memory at once; the rest wait in the store.
 constexpr std::size_t max_in_flight = 5000;
 
@@ -218,7 +221,17 @@ asio::awaitable<void> QueueRunner::worker(std::string key) {
   Destination& dest = destinations_[key];
   std::optional<Targets> targets;
   SmtpClient client(strand_, client_settings_);
-  while (!dest.jobs.empty() && !stopping_) {
+  asio::steady_timer idle(strand_);
+  for (;;) {
+    // Like Postfix's connection cache: an open connection waits a little
+    // for the next message to this next hop before it says QUIT, so that a
+    // steady stream of mail is not one TLS handshake per message.
+    for (int i = 0; client.connected() && dest.jobs.empty() && !stopping_ && i < linger_ticks; ++i) {
+      idle.expires_after(linger_tick);
+      std::error_code ec;
+      co_await idle.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (dest.jobs.empty() || stopping_) break;
     if (!client.connected()) {
       auto started = std::chrono::steady_clock::now();
       if (!targets) {
@@ -254,7 +267,7 @@ asio::awaitable<void> QueueRunner::worker(std::string key) {
       }
     }
     // Other workers for this next hop may have taken the rest meanwhile.
-    if (dest.jobs.empty()) break;
+    if (dest.jobs.empty()) continue;
     auto job = dest.jobs.front();
     dest.jobs.pop_front();
     const auto& e = job->round->entry;

@@ -35,6 +35,8 @@ usage: $0 [options]
   --size SIZE          message size (default: 4KiB)
   --users N            destination mailboxes u1..uN@b.bench.test (default: 5)
   --timeout S          most seconds to wait for every message to arrive (default: 600)
+  --connections N      A's relay.connections_per_destination (default: the daemon's;
+                       Postfix's default_destination_concurrency_limit is 20)
   --keep               keep the work directory (stores, logs, configs)
 EOF
 }
@@ -46,6 +48,7 @@ concurrency=20
 size=4KiB
 users=5
 timeout=600
+connections=""
 keep=0
 
 # Bounded: every pass shifts at least one argument.
@@ -58,6 +61,7 @@ while [[ $# -gt 0 ]]; do
     --size) size=$2; shift 2 ;;
     --users) users=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "$0: unknown option: $1" >&2; usage >&2; exit 2 ;;
@@ -198,7 +202,8 @@ b_pid=$started_pid
 start_a() {
   aviary_config a "$a_port" "routes = { \"b.bench.test\" = \"127.0.0.1:$b_port\" }
 retry = [\"1s\"]
-max_queue_time = \"1h\""
+max_queue_time = \"1h\"${connections:+
+connections_per_destination = $connections}"
   ctl a domain add a.bench.test >/dev/null
   for ((i = 1; i <= users; i++)); do ctl a alias add "f$i@a.bench.test" "u$i@b.bench.test" >/dev/null; done
   start_smtpd a "$a_port"
@@ -325,7 +330,8 @@ for s in $senders; do
 done
 
 echo
-echo "$(nproc) cores; $messages messages of $size, $concurrency concurrent submitters, one message per connection"
+echo "$(nproc) cores; $messages messages of $size, $concurrency concurrent submitters, one message per connection;" \
+  "A's connections_per_destination: ${connections:-default}"
 echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
 printf '%-16s %9s %9s %9s %12s %13s %14s\n' "sending relay" accepted arrived submit_s "submit msg/s" end_to_end_s "end-to-end m/s"
 bad=0

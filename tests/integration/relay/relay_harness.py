@@ -82,12 +82,20 @@ def can_bind(address, port, kind=socket.SOCK_STREAM):
             return False
 
 
+_handed_out = set()
+
+
 def free_port(addresses=("127.0.0.1",), udp=False):
-    """A port below the ephemeral range free on every address (TCP, and UDP too if asked)."""
+    """A port below the ephemeral range free on every address (TCP, and UDP
+    too if asked), never the same one twice in this process: nothing is
+    bound between the choice and the daemon's start."""
     rng = random.SystemRandom()
     for _ in range(500):
         port = rng.randint(20000, 32000)
+        if port in _handed_out:
+            continue
         if all(can_bind(a, port) and (not udp or can_bind(a, port, socket.SOCK_DGRAM)) for a in addresses):
+            _handed_out.add(port)
             return port
     raise AssertionError(f"no free port on {addresses}")
 
