@@ -37,3 +37,18 @@ wait_port() {
   done
   die "$2 did not listen on 127.0.0.1:$1 within 10 s"
 }
+
+# stop_postfix_instance ETC QUEUE: stops a private Postfix (`postfix -c ETC`),
+# waiting up to 10 s for its master, then aborts or kills it.
+stop_postfix_instance() {
+  local etc=$1 queue=$2 master_pid="" i
+  master_pid=$(head -1 "$queue/pid/master.pid" 2>/dev/null | tr -d ' ' || true)
+  postfix -c "$etc" stop >/dev/null 2>&1 || true
+  for ((i = 0; i < 100; i++)); do
+    [[ -n "$master_pid" ]] && kill -0 "$master_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -n "$master_pid" ]] && kill -0 "$master_pid" 2>/dev/null; then
+    postfix -c "$etc" abort >/dev/null 2>&1 || kill -KILL "$master_pid" 2>/dev/null || true
+  fi
+}

@@ -98,16 +98,7 @@ postfix_started=0
 stop_postfix() {
   [[ $postfix_started -eq 1 ]] || return 0
   postfix_started=0
-  local master_pid="" i
-  master_pid=$(head -1 "$work/postfix/queue/pid/master.pid" 2>/dev/null | tr -d ' ' || true)
-  postfix -c "$work/postfix/etc" stop >/dev/null 2>&1 || true
-  for ((i = 0; i < 100; i++)); do
-    [[ -n "$master_pid" ]] && kill -0 "$master_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [[ -n "$master_pid" ]] && kill -0 "$master_pid" 2>/dev/null; then
-    postfix -c "$work/postfix/etc" abort >/dev/null 2>&1 || kill -KILL "$master_pid" 2>/dev/null || true
-  fi
+  stop_postfix_instance "$work/postfix/etc" "$work/postfix/queue"
 }
 
 cleanup() {
