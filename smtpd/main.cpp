@@ -58,7 +58,8 @@ void serve(const Config& config) {
   services.relay_wakeup = [&relay] { relay.wake(); };
   server.add_background([&relay] { relay.stop(); }, [&relay] { return relay.busy(); });
   net::Reloader reloader(server.io(), "smtpd", tls);
-  drop_privileges(config, "smtpd", {spill_dir});
+  // The queue lock lives beside pop3d's maildrop locks; both go to the user.
+  drop_privileges(config, "smtpd", {spill_dir, config.storage.path + "/locks"});
   server.run(config.smtpd.shutdown_timeout);
   hashing.join();
 }
