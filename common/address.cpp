@@ -36,8 +36,9 @@ bool is_atext_ascii(unsigned char c) {
   return is_alpha(c) || is_digit(c) || symbols.find(static_cast<char>(c)) != std::string_view::npos;
 }
 
-// utf8_length - length of the well-formed UTF-8 sequence at s[pos], 0 if there
-// is none. RFC 3629 §4: no overlong forms (C0, C1, E0 80-9F, F0 80-8F), no
+}  // namespace
+
+// RFC 3629 §4: no overlong forms (C0, C1, E0 80-9F, F0 80-8F), no
 // surrogates (ED A0-BF), nothing above U+10FFFF (F4 90-BF, F5-FF).
 std::size_t utf8_length(std::string_view s, std::size_t pos) {
   auto at = [&](std::size_t i) -> unsigned char { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0; };
@@ -57,6 +58,8 @@ std::size_t utf8_length(std::string_view s, std::size_t pos) {
   }
   return 0;
 }
+
+namespace {
 
 // check_utf8_non_ascii - RFC 6531 §3.3 lets UTF8-non-ascii into atext and
 // qtextSMTP. Returns the sequence length, or 0 after setting `why`.

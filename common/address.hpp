@@ -42,6 +42,10 @@ Result<Address> parse_address(std::string_view text);
 // returned as given.
 Result<std::string> normalize_domain(std::string_view domain);
 
+// The length of the well-formed multi-octet UTF-8 sequence at s[pos], 0 if
+// there is none (ASCII octets are 0 too).
+std::size_t utf8_length(std::string_view s, std::size_t pos);
+
 // The local part with ASCII letters lowercased (non-ASCII octets untouched).
 std::string fold_local(std::string_view local);
 

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <limits>
 #include <span>
+#include <thread>
 #include <toml++/toml.h>
 #include <utility>
 
@@ -174,9 +175,16 @@ class Reader {
     return it == lines_.end() ? 0 : it->second;
   }
 
-  [[noreturn]] void fail_at(std::string_view key, std::size_t line, std::string_view what) const {
+  // "<file>:<line>: <key>: <what>", for errors and warnings alike.
+  std::string message_at(std::string_view key, std::size_t line, std::string_view what) const {
     std::string where = line ? source_ + ":" + std::to_string(line) : source_;
-    throw ConfigError(where + ": " + std::string(key) + ": " + std::string(what));
+    return where + ": " + std::string(key) + ": " + std::string(what);
+  }
+  std::string message_at(const std::string& key, std::string_view what) const {
+    return message_at(key, line_of(key), what);
+  }
+  [[noreturn]] void fail_at(std::string_view key, std::size_t line, std::string_view what) const {
+    throw ConfigError(message_at(key, line, what));
   }
   [[noreturn]] void fail(std::string_view what) const { fail_at(key_, line_, what); }
   // Array elements may sit on their own lines; point at the element.
@@ -527,13 +535,49 @@ void check_account(const Reader& r, const Config& c) {
   }
 }
 
-// check_password - Argon2 needs at least 8KiB of memory per lane.
+// check_password - Argon2 needs at least 8KiB of memory per lane, and a
+// login storm must not push the machine into swap or the OOM killer.
 void check_password(const Reader& r, const Config& c) {
   if (c.password.memory_kib < 8 * c.password.parallelism) {
     const char* key = r.has("password.parallelism") ? "password.parallelism" : "password.memory";
     r.fail_at(key, r.line_of(key),
               "Argon2 needs memory of at least 8KiB per lane, got " + format_size(c.password.memory_kib * KiB) +
                   " for " + std::to_string(c.password.parallelism) + " lanes");
+  }
+  long pages = ::sysconf(_SC_PHYS_PAGES);
+  long page_size = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return;
+  auto ram = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size);
+  if (auto problem = password_memory_problem(c.password, std::max(1u, std::thread::hardware_concurrency()), ram)) {
+    r.fail_at("password.memory", r.line_of("password.memory"), *problem);
+  }
+}
+
+bool is_loopback(const std::string& host) { return host == "::1" || host.starts_with("127."); }
+
+// check_pop3d - settings that would lock every POP3 user out, or expose them.
+void check_pop3d(const Reader& r, Config& c) {
+  const Config::Pop3d& p = c.pop3d;
+  if (p.allow_plaintext_auth) {
+    for (const Endpoint& e : p.listen) {
+      if (is_loopback(e.host)) continue;
+      c.pop3d_warnings.push_back(r.message_at("pop3d.allow_plaintext_auth",
+                                        "true, and " + e.to_string() +
+                                            " is not a loopback address: passwords may cross the network in clear"));
+      break;
+    }
+  } else if (!c.tls.enabled() && !p.listen.empty()) {
+    // Without TLS there is no STLS and no 995: nobody could ever log in.
+    c.pop3d_errors.push_back(r.message_at(
+        r.has("pop3d.allow_plaintext_auth") ? "pop3d.allow_plaintext_auth" : "pop3d.listen",
+        "no [tls] is configured and allow_plaintext_auth is false, so nobody could log in: configure [tls] "
+        "(or, on a trusted network only, set allow_plaintext_auth = true, or listen = [] to serve no POP3)"));
+  }
+  using namespace std::chrono_literals;
+  if (p.idle_timeout < 10min) {
+    c.pop3d_warnings.push_back(r.message_at("pop3d.idle_timeout",
+                                      "below the 10 minutes RFC 1939 §3 requires; clients may be logged out "
+                                      "while they work"));
   }
 }
 
@@ -567,6 +611,15 @@ void check_sockets(const Reader& r, const Config& c) {
 
 }  // namespace
 
+std::optional<std::string> password_memory_problem(const PasswordParams& password, unsigned hashing_threads,
+                                                   std::uint64_t ram_bytes) {
+  std::uint64_t peak = static_cast<std::uint64_t>(password.memory_kib) * KiB * hashing_threads;
+  if (peak <= ram_bytes / 4) return std::nullopt;
+  return format_size(password.memory_kib * KiB) + " for each of " + std::to_string(hashing_threads) +
+         " concurrent hashes (one per core) is " + format_size(peak) + ", more than a quarter of this machine's " +
+         format_size(ram_bytes) + " of memory";
+}
+
 Config parse_config(std::string_view toml_text, const std::string& source_name) {
   toml::table document;
   try {
@@ -585,6 +638,7 @@ Config parse_config(std::string_view toml_text, const std::string& source_name) 
   check_account(reader, config);
   check_tls(reader, config);
   check_password(reader, config);
+  check_pop3d(reader, config);
   check_sockets(reader, config);
   return config;
 }

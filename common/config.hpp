@@ -103,6 +103,12 @@ struct Config {
   } relay;
 
   PasswordParams password;  // optional [password] table: memory, iterations, parallelism
+
+  // What loading found in [pop3d] that stops only aviary-pop3d (aviaryctl
+  // and aviary-smtpd do not use it), or that it logs at start; each as
+  // "<file>:<line>: <key>: <what>".
+  std::vector<std::string> pop3d_warnings;
+  std::vector<std::string> pop3d_errors;
 };
 
 // What load_config and parse_config throw; what() is the whole message,
@@ -128,6 +134,12 @@ enum class HostKind {
 // come back in canonical form ("[0::1]" -> "::1"), names in lowercase. The
 // error message says what is wrong, without the key.
 Result<Endpoint> parse_endpoint(std::string_view text, HostKind kind);
+
+// Why `password` is unsafe for `hashing_threads` concurrent Argon2 hashes on
+// a machine with `ram_bytes` of memory (more than a quarter of it: each
+// daemon hashes on its own pool), or nullopt.
+std::optional<std::string> password_memory_problem(const PasswordParams& password, unsigned hashing_threads,
+                                                   std::uint64_t ram_bytes);
 
 // A plausible ASCII domain name: LDH labels of 1-63 octets, 253 octets in
 // all, a last label that is not all digits (so "1.2.3" is not a name).

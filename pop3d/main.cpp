@@ -18,6 +18,8 @@ using namespace aviary;
 namespace {
 
 void serve(const Config& config) {
+  if (!config.pop3d_errors.empty()) throw ConfigError(config.pop3d_errors.front());
+  for (const std::string& warning : config.pop3d_warnings) log::warning("pop3d: ", warning);
   std::shared_ptr<ServerTls> tls;
   if (config.tls.enabled()) tls = std::make_shared<ServerTls>(config.tls.certificate, config.tls.private_key);
 

@@ -5,6 +5,8 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <cassert>
+
 namespace aviary::pop3d {
 
 struct Metrics::Families {
@@ -25,18 +27,23 @@ Metrics::Metrics(prometheus::Registry& r)
           prometheus::BuildCounter().Name("aviary_pop3d_bytes_sent_total").Help("Message octets sent by RETR and TOP").Register(r).Add({}),
           prometheus::BuildCounter().Name("aviary_pop3d_messages_deleted_total").Help("Messages deleted at QUIT").Register(r).Add({}),
       }) {
-  for (const char* result : {"success", "failure"}) f_->logins.Add({{"result", result}});
+  add_known_labels(f_->connections, "listener", listener_names);
+  add_known_labels(f_->logins, "result", login_results);
 }
 
 Metrics::~Metrics() = default;
 
 void Metrics::connection_opened(const std::string& listener) {
+  assert(is_known_label(listener_names, listener));
   f_->connections.Add({{"listener", listener}}).Increment();
   f_->sessions.Increment();
 }
 
 void Metrics::connection_closed() { f_->sessions.Decrement(); }
-void Metrics::login(const std::string& result) { f_->logins.Add({{"result", result}}).Increment(); }
+void Metrics::login(const std::string& result) {
+  assert(is_known_label(login_results, result));
+  f_->logins.Add({{"result", result}}).Increment();
+}
 void Metrics::retrieved() { f_->retrieved.Increment(); }
 void Metrics::bytes_sent(std::uint64_t bytes) { f_->bytes.Increment(static_cast<double>(bytes)); }
 void Metrics::deleted(std::uint64_t messages) { f_->deleted.Increment(static_cast<double>(messages)); }

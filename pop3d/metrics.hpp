@@ -5,11 +5,18 @@
 #include <memory>
 #include <string>
 
+#include "common/metric_labels.hpp"
+
 namespace prometheus {
 class Registry;
 }
 
 namespace aviary::pop3d {
+
+// Every value each label can take (common/metric_labels.hpp); another value
+// is a bug.
+inline constexpr LabelValues<2> listener_names = {"pop3", "pop3s"};
+inline constexpr LabelValues<4> login_results = {"success", "failure", "throttled", "in_use"};
 
 class Metrics {
  public:

@@ -6,6 +6,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <cassert>
+
 namespace aviary::smtpd {
 
 struct Metrics::Families {
@@ -63,14 +65,19 @@ Metrics::Metrics(prometheus::Registry& r)
                 "How far into the map the store reaches; writes fail when it reaches the map size")
               .Add({}),
       }) {
-  // Series that dashboards divide by exist from the start, at zero.
-  for (const char* d : {"local", "relay", "rejected"}) f_->recipients.Add({{"disposition", d}});
-  for (const char* r : {"delivered", "deferred", "bounced"}) f_->attempts.Add({{"result", r}});
+  add_known_labels(f_->connections, "listener", listener_names);
+  add_known_labels(f_->sessions, "listener", listener_names);
+  add_known_labels(f_->received, "listener", listener_names);
+  add_known_labels(f_->rejected, "reason", rejection_reasons);
+  add_known_labels(f_->recipients, "disposition", recipient_dispositions);
+  add_known_labels(f_->auth, "result", auth_results);
+  add_known_labels(f_->attempts, "result", delivery_results);
 }
 
 Metrics::~Metrics() = default;
 
 void Metrics::connection_opened(const std::string& listener) {
+  assert(is_known_label(listener_names, listener));
   f_->connections.Add({{"listener", listener}}).Increment();
   f_->sessions.Add({{"listener", listener}}).Increment();
 }
@@ -82,11 +89,20 @@ void Metrics::message_received(const std::string& listener, std::uint64_t size) 
   f_->size.Observe(static_cast<double>(size));
 }
 
-void Metrics::message_rejected(const std::string& reason) { f_->rejected.Add({{"reason", reason}}).Increment(); }
+void Metrics::message_rejected(const std::string& reason) {
+  assert(is_known_label(rejection_reasons, reason));
+  f_->rejected.Add({{"reason", reason}}).Increment();
+}
 
-void Metrics::recipient(const std::string& disposition) { f_->recipients.Add({{"disposition", disposition}}).Increment(); }
+void Metrics::recipient(const std::string& disposition) {
+  assert(is_known_label(recipient_dispositions, disposition));
+  f_->recipients.Add({{"disposition", disposition}}).Increment();
+}
 
-void Metrics::auth_attempt(const std::string& result) { f_->auth.Add({{"result", result}}).Increment(); }
+void Metrics::auth_attempt(const std::string& result) {
+  assert(is_known_label(auth_results, result));
+  f_->auth.Add({{"result", result}}).Increment();
+}
 
 void Metrics::storage_commit(std::chrono::duration<double> elapsed) { f_->commit.Observe(elapsed.count()); }
 
@@ -100,7 +116,10 @@ void Metrics::storage_usage(std::uint64_t map_size, std::uint64_t map_used) {
   f_->map_used.Set(static_cast<double>(map_used));
 }
 
-void Metrics::delivery_attempt(const std::string& result) { f_->attempts.Add({{"result", result}}).Increment(); }
+void Metrics::delivery_attempt(const std::string& result) {
+  assert(is_known_label(delivery_results, result));
+  f_->attempts.Add({{"result", result}}).Increment();
+}
 
 void Metrics::delivery_duration(std::chrono::duration<double> elapsed) { f_->delivery.Observe(elapsed.count()); }
 

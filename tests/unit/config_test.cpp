@@ -479,6 +479,96 @@ const ErrorCase error_cases[] = {
      "x.toml:2:38: Error while parsing decimal integer: '99999999999999999999' is not representable in 64 bits"},
 };
 
+// Findings that stop only aviary-pop3d, or that it logs as warnings
+// (issue 11 item 34): with the file's line and key, like the errors.
+struct FindingCase {
+  std::string label;
+  std::string toml;
+  std::vector<std::string> warnings;
+  std::vector<std::string> pop3d_errors;
+};
+
+const std::string tls_table = "[tls]\ncertificate = \"c.pem\"\nprivate_key = \"k.pem\"\n";
+
+const FindingCase finding_cases[] = {
+    {"defaults_without_tls", "",
+     {},
+     {"x.toml: pop3d.listen: no [tls] is configured and allow_plaintext_auth is false, so nobody could log in: "
+      "configure [tls] (or, on a trusted network only, set allow_plaintext_auth = true, or listen = [] to serve "
+      "no POP3)"}},
+    {"plaintext_false_without_tls", "[pop3d]\nallow_plaintext_auth = false\n",
+     {},
+     {"x.toml:2: pop3d.allow_plaintext_auth: no [tls] is configured and allow_plaintext_auth is false, so nobody "
+      "could log in: configure [tls] (or, on a trusted network only, set allow_plaintext_auth = true, or listen = [] "
+      "to serve no POP3)"}},
+    {"no_pop3_listeners_without_tls", "[pop3d]\nlisten = []\n", {}, {}},
+    {"defaults_with_tls", tls_table, {}, {}},
+    {"plaintext_on_every_address", "[pop3d]\nallow_plaintext_auth = true\n",
+     {"x.toml:2: pop3d.allow_plaintext_auth: true, and 0.0.0.0:110 is not a loopback address: passwords may cross "
+      "the network in clear"},
+     {}},
+    {"plaintext_on_loopback_only", "[pop3d]\nlisten = [\"127.0.0.1:110\", \"[::1]:110\"]\nallow_plaintext_auth = true\n",
+     {}, {}},
+    {"plaintext_on_one_public_address",
+     "[pop3d]\nlisten = [\"127.0.0.1:110\", \"192.0.2.1:110\"]\nallow_plaintext_auth = true\n",
+     {"x.toml:3: pop3d.allow_plaintext_auth: true, and 192.0.2.1:110 is not a loopback address: passwords may "
+      "cross the network in clear"},
+     {}},
+    {"idle_timeout_below_rfc_1939", tls_table + "[pop3d]\nidle_timeout = \"9m\"\n",
+     {"x.toml:5: pop3d.idle_timeout: below the 10 minutes RFC 1939 §3 requires; clients may be logged out while "
+      "they work"},
+     {}},
+    {"idle_timeout_at_rfc_1939", tls_table + "[pop3d]\nidle_timeout = \"10m\"\n", {}, {}},
+};
+
+class ConfigFindings : public testing::TestWithParam<FindingCase> {};
+
+TEST_P(ConfigFindings, Case) {
+  const FindingCase& c = GetParam();
+  Config config = parse_config(c.toml, "x.toml");
+  EXPECT_EQ(config.pop3d_warnings, c.warnings);
+  EXPECT_EQ(config.pop3d_errors, c.pop3d_errors);
+}
+
+INSTANTIATE_TEST_SUITE_P(Config, ConfigFindings, testing::ValuesIn(finding_cases), case_name<FindingCase>);
+
+struct PasswordMemoryCase {
+  std::string label;
+  std::uint32_t memory_kib;
+  unsigned threads;
+  std::uint64_t ram;
+  bool fits;
+};
+
+const PasswordMemoryCase password_memory_cases[] = {
+    {"default_on_a_small_vm", 19 * 1024, 2, 1ull << 30, true},
+    {"exactly_a_quarter", 64 * 1024, 4, 1ull << 30, true},
+    {"just_over_a_quarter", 64 * 1024 + 1, 4, 1ull << 30, false},
+    {"one_gib_per_hash_on_many_cores", 1024 * 1024, 32, 64ull << 30, false},
+    {"four_gib_on_a_big_machine", 4 * 1024 * 1024, 2, 64ull << 30, true},
+};
+
+class PasswordMemory : public testing::TestWithParam<PasswordMemoryCase> {};
+
+TEST_P(PasswordMemory, Case) {
+  const PasswordMemoryCase& c = GetParam();
+  PasswordParams params;
+  params.memory_kib = c.memory_kib;
+  auto problem = password_memory_problem(params, c.threads, c.ram);
+  EXPECT_EQ(!problem.has_value(), c.fits) << problem.value_or("");
+}
+
+INSTANTIATE_TEST_SUITE_P(Config, PasswordMemory, testing::ValuesIn(password_memory_cases),
+                         case_name<PasswordMemoryCase>);
+
+TEST(Config, PasswordMemoryProblemSaysWhy) {
+  PasswordParams params;
+  params.memory_kib = 1024 * 1024;
+  EXPECT_EQ(password_memory_problem(params, 8, 16ull << 30).value_or(""),
+            "1GiB for each of 8 concurrent hashes (one per core) is 8GiB, more than a quarter of this machine's "
+            "16GiB of memory");
+}
+
 class ConfigRejects : public testing::TestWithParam<ErrorCase> {};
 
 TEST_P(ConfigRejects, Case) {

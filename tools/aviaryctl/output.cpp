@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/address.hpp"
 #include "common/units.hpp"
 
 namespace aviary::ctl {
@@ -30,8 +31,22 @@ void TextTable::print(std::ostream& out) const {
 std::string json_quote(std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out = "\"";
-  for (char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
     auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x80) {
+      // RFC 8259 §8.1: JSON is UTF-8. Remote reply text (queue show) may be
+      // any bytes: each octet that starts no well-formed sequence becomes
+      // U+FFFD, as decoders do (Unicode §3.9, "maximal subparts" aside).
+      std::size_t n = utf8_length(text, i);
+      if (n == 0) {
+        out += "\\ufffd";
+      } else {
+        out.append(text.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -41,8 +56,7 @@ std::string json_quote(std::string_view text) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        // RFC 8259 §7: control characters must be escaped; UTF-8 (SMTPUTF8
-        // local parts) passes through as is.
+        // RFC 8259 §7: control characters must be escaped.
         if (byte < 0x20 || byte == 0x7f) {
           out += "\\u00";
           out += hex[byte >> 4];

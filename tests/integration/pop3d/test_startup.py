@@ -2,10 +2,17 @@
 before it serves anything (SPEC.md: non-zero exit, a message naming the
 file and key), a busy port is an error, IPv6 listeners work, and the
 session log names the peer.
+
+[pop3d] settings that would lock users out or bend RFC 1939 (issue 11 item
+34): without [tls] and with allow_plaintext_auth = false nobody could ever
+log in, so aviary-pop3d refuses to start while aviary-smtpd, which does not
+use [pop3d], serves with the same file; an idle_timeout below RFC 1939's ten
+minutes is logged as a warning and the daemon serves.
 """
 
 import socket
 import subprocess
+import time
 import unittest
 
 from pop3_harness import Mailhost, Pop3Client, free_port, program
@@ -107,6 +114,41 @@ class StartupTest(unittest.TestCase):
         log = h.pop3d.log()
         self.assertIn("::1", log, "the session log names the IPv6 peer")
         self.assertIn("127.0.0.7", log, "the session log names the peer")
+
+
+class Pop3dConfigChecksTest(unittest.TestCase):
+
+    def host(self, **kw):
+        h = Mailhost(name="pop3d-checks", **kw)
+        self.addCleanup(h.cleanup)
+        h.add_domain("example.test")  # aviaryctl works with this file
+        return h
+
+    def test_no_tls_and_no_plaintext_refuses_to_start(self):
+        h = self.host(tls=False, pop3d={"allow_plaintext_auth": False})
+        rc, out = start_failure(h)
+        self.assertEqual(rc, 1, out)
+        self.assertIn(f"{h.config}:", out)
+        self.assertIn("pop3d.allow_plaintext_auth", out)
+        self.assertIn("nobody could log in", out)
+        # aviary-smtpd reads the same file and serves.
+        h.smtpd.start()
+        h.wait_smtpd()
+        self.assertTrue(h.smtpd.alive())
+
+    def test_short_idle_timeout_is_a_warning(self):
+        h = self.host(pop3d={"idle_timeout": "5m"})
+        h.pop3d.start()
+        h.wait_pop3d()
+        c = Pop3Client(h.pop3_port)
+        self.addCleanup(c.close)
+        self.assertTrue(c.greeting.ok, c.greeting)
+        deadline = time.monotonic() + 10
+        while "pop3d.idle_timeout" not in h.pop3d.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = h.pop3d.log()
+        self.assertRegex(log, r"warning: .*pop3d\.idle_timeout: below the 10 minutes RFC 1939")
+
 
 
 if __name__ == "__main__":

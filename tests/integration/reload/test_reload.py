@@ -186,7 +186,9 @@ class ReloadCertificate(unittest.TestCase):
 class ReloadWithoutTls(unittest.TestCase):
 
     def test_sighup_without_tls_is_harmless(self):
-        h = Mailhost(name="reload-notls", tls=False, pop3s=False, metrics=False)
+        # Without TLS, aviary-pop3d serves only with plaintext logins allowed.
+        h = Mailhost(name="reload-notls", tls=False, pop3s=False, metrics=False,
+                     pop3d={"allow_plaintext_auth": True})
         self.addCleanup(h.cleanup)
         h.add_domain("example.test")
         h.start()
