@@ -19,6 +19,7 @@
 #include <toml++/toml.h>
 #include <utility>
 
+#include "common/address.hpp"
 #include "common/units.hpp"
 
 namespace aviary {
@@ -357,7 +358,12 @@ void read_routes(Reader& r, const toml::node& node, Config& c) {
   std::string prefix = r.key();
   for (auto [key, value] : in_file_order(r.table(node))) {
     r.enter(prefix + "." + key_part(key->str()), key->source().begin.line);
-    if (!is_domain_name(key->str())) r.fail("expected a domain name (IDNs as xn-- A-labels)");
+    // An address literal ("[192.0.2.1]") may be routed too: it is then the
+    // only way a submission user may send to one (issue 11 item 28).
+    bool literal = key->str().starts_with('[') && normalize_domain(key->str()).ok();
+    if (!literal && !is_domain_name(key->str())) {
+      r.fail("expected a domain name (IDNs as xn-- A-labels) or an address literal");
+    }
     // Domains compare case-insensitively; "A.test" and "a.test" are one route.
     if (!c.relay.routes.emplace(lowercase(key->str()), r.endpoint(*value, HostKind::any)).second) {
       r.fail("a route for this domain is already listed");
@@ -411,6 +417,10 @@ const Key smtpd_keys[] = {
        c.smtpd.max_connections_per_ip = r.integer(v, 1u, 1000000u);
      }},
     {"max_errors", [](Reader& r, const Node& v, Config& c) { c.smtpd.max_errors = r.integer(v, 1u, 1000u); }},
+    {"junk_command_limit", [](Reader& r, const Node& v, Config& c) {
+       c.smtpd.junk_command_limit = r.integer(v, 1u, 1000000u);
+     }},
+    {"max_hops", [](Reader& r, const Node& v, Config& c) { c.smtpd.max_hops = r.integer(v, 1u, 1000u); }},
     {"command_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.command_timeout = r.duration(v, "5m"); }},
     {"data_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.data_timeout = r.duration(v, "3m"); }},
     {"shutdown_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.shutdown_timeout = r.duration(v, "30s"); }},

@@ -63,6 +63,8 @@ struct Config {
     std::uint32_t max_connections = 1000;
     std::uint32_t max_connections_per_ip = 50;
     std::uint32_t max_errors = 10;      // then the session is closed
+    std::uint32_t junk_command_limit = 100;  // NOOP/RSET/VRFY/EXPN/HELP without mail, then 421
+    std::uint32_t max_hops = 50;        // more Received: fields than this: 554 5.4.0 (a loop)
     // RFC 5321 §4.5.3.2: at least 5 minutes for a command, 3 for each data block.
     std::chrono::seconds command_timeout{300};
     std::chrono::seconds data_timeout{180};

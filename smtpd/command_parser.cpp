@@ -1,6 +1,8 @@
 // command_parser.cpp - see command_parser.hpp.
 #include "smtpd/command_parser.hpp"
 
+#include <limits>
+
 namespace aviary::smtpd {
 namespace {
 
@@ -117,6 +119,63 @@ Result<PathArgument> parse_path_argument(std::string_view args, std::string_view
     out.parameters.push_back(std::move(p));
   }
   return out;
+}
+
+std::optional<std::uint64_t> parse_size_value(std::string_view text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  std::uint64_t value = 0;
+  constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
+    value = value > (max - digit) / 10 ? max : value * 10 + digit;
+  }
+  return value;
+}
+
+namespace {
+
+// sub-domain = Let-dig [Ldh-str] (§4.1.2), at most 63 octets (RFC 1035).
+bool valid_label(std::string_view label) {
+  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+  for (char c : label) {
+    bool ldh = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ldh) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool valid_helo(std::string_view name) {
+  if (name.empty() || name.size() > max_domain_octets) return false;
+  if (name.front() == '[') return normalize_domain(name).ok();  // address literal, checked
+  while (true) {
+    auto dot = name.find('.');
+    if (!valid_label(name.substr(0, dot))) return false;
+    if (dot == std::string_view::npos) return true;
+    name.remove_prefix(dot + 1);
+  }
+}
+
+std::string helo_for_trace(std::string_view name) {
+  if (valid_helo(name)) return std::string(name);
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out = "\"";
+  for (char ch : name) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\' || c == '(' || c == ')') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
 }
 
 }  // namespace aviary::smtpd

@@ -23,7 +23,15 @@ struct Command {
   std::string_view verb;
   unsigned phases;  // where the verb is allowed; elsewhere 503
   Handler handler;
+  // Moves no mail forward (NOOP, RSET, VRFY, EXPN, HELP): counted against
+  // smtpd.junk_command_limit, as Postfix's smtpd_junk_command_limit.
+  bool junk = false;
 };
+
+// Postfix's smtpd_recipient_overshoot_limit: this many 452s for recipients
+// past max_recipients are the client following RFC 5321 §4.5.3.1.10 (send
+// them all, retry the 452s later), not errors; past it each one counts.
+constexpr std::size_t recipient_overshoot_limit = 1000;
 
 Reply ok(std::string enhanced = "2.0.0") { return Reply(250, std::move(enhanced), "Ok"); }
 Reply syntax(std::string text) { return Reply(501, "5.5.4", "Syntax: " + std::move(text)); }
@@ -40,13 +48,15 @@ Reply hello(SessionState& s, const Services& svc, std::string_view args, bool ex
   if (args.empty() || args.find(' ') != std::string_view::npos) {
     return syntax(extended ? "EHLO hostname" : "HELO hostname");
   }
+  // Kept as sent (it is what the trace must show), but only written out
+  // quoted when it is neither a domain nor an address literal (§4.1.1.1).
   s.helo = std::string(args);
   s.esmtp = extended;
   s.phase = Phase::greeted;
   s.reset_transaction();
   const std::string& host = svc.config.hostname;
   if (!extended) return Reply(250, "", host);
-  Reply r(250, "", host + " Hello " + s.helo);
+  Reply r(250, "", host + " Hello " + helo_for_trace(s.helo));
   r.lines.push_back("PIPELINING");
   r.lines.push_back("SIZE " + std::to_string(svc.config.smtpd.max_message_size));
   r.lines.push_back("8BITMIME");
@@ -55,8 +65,10 @@ Reply hello(SessionState& s, const Services& svc, std::string_view args, bool ex
   if (svc.tls_available && !s.tls) r.lines.push_back("STARTTLS");
   // RFC 4954 §4 and RFC 8314: passwords only inside TLS, never on port 25.
   if (s.kind != ListenerKind::mx && s.tls) r.lines.push_back("AUTH PLAIN LOGIN");
+  // RFC 3030 CHUNKING only: BINARYMIME is not offered, since a binary body
+  // could be neither checked for bare line ends nor relayed (the queue
+  // sends with DATA).
   r.lines.push_back("CHUNKING");
-  r.lines.push_back("BINARYMIME");
   return r;
 }
 
@@ -87,9 +99,10 @@ bool owns_sender(const SessionState& s, const Services& svc, const Address& send
   if (auto plus = local.find('+'); plus != std::string::npos && plus > 0) {
     if (local.substr(0, plus) + "@" + sender.domain == s.auth_user) return true;
   }
-  // An alias that delivers to the user is the user's too.
+  // An alias that delivers to the user is the user's too; a catch-all is
+  // not (it would make every address of the domain the user's).
   storage::ReadTxn txn(svc.env);
-  auto r = storage::resolve_recipient(txn, sender);
+  auto r = storage::resolve_recipient(txn, sender, storage::CatchAll::ignore);
   return r.outcome == storage::Resolution::Outcome::deliver &&
          std::find(r.local.begin(), r.local.end(), s.auth_user) != r.local.end();
 }
@@ -102,18 +115,17 @@ Reply mail(SessionState& s, const Services& svc, std::string_view args) {
   if (parsed->address && parsed->address->domain.empty()) return syntax("MAIL FROM:<address> (address without a domain)");
   for (const auto& p : parsed->parameters) {
     if (p.keyword == "SIZE" && p.value) {
-      std::uint64_t size = 0;
-      if (!parse_number(*p.value, size)) return syntax("SIZE=<number>");
-      if (size > svc.config.smtpd.max_message_size) {
+      auto size = parse_size_value(*p.value);
+      if (!size) return syntax("SIZE=<number>");
+      if (*size > svc.config.smtpd.max_message_size) {
         return Reply(552, "5.3.4", "Message size exceeds fixed limit");
       }
-      txn.declared_size = size;
+      txn.declared_size = *size;
     } else if (p.keyword == "BODY" && p.value) {
       std::string v = *p.value;
       std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
       if (v == "7BIT") txn.body = BodyType::seven_bit;
       else if (v == "8BITMIME") txn.body = BodyType::eight_bit_mime;
-      else if (v == "BINARYMIME") txn.body = BodyType::binary_mime;
       else return Reply(501, "5.5.4", "Unsupported BODY type " + *p.value);
     } else if (p.keyword == "SMTPUTF8" && !p.value) {
       txn.smtputf8 = true;
@@ -157,6 +169,13 @@ std::string postmaster_domain(const Services& svc) {
   return svc.config.hostname;
 }
 
+// True when relay.routes has an entry for this address literal ("[192.0.2.1]").
+bool routed_literal(const Services& svc, std::string literal) {
+  std::transform(literal.begin(), literal.end(), literal.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return svc.config.relay.routes.contains(literal);
+}
+
 void add_unique(std::vector<std::string>& list, const std::string& item) {
   if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
 }
@@ -169,7 +188,9 @@ Reply rcpt(SessionState& s, const Services& svc, std::string_view args) {
   if (rcpt.domain.empty()) rcpt.domain = postmaster_domain(svc);  // "<Postmaster>"
   if (non_ascii(parsed->text) && !s.txn.smtputf8) return needs_smtputf8();
   if (s.txn.recipients.size() >= svc.config.smtpd.max_recipients) {
-    return Reply(452, "4.5.3", "Error: too many recipients");
+    Reply r(452, "4.5.3", "Error: too many recipients");
+    r.counts_as_error = ++s.txn.excess_recipients > recipient_overshoot_limit;
+    return r;
   }
   const std::string shown = "<" + rcpt.to_string() + ">";
 
@@ -178,6 +199,13 @@ Reply rcpt(SessionState& s, const Services& svc, std::string_view args) {
   using Outcome = storage::Resolution::Outcome;
   switch (r.outcome) {
     case Outcome::not_hosted:
+      if (s.kind != ListenerKind::mx && rcpt.domain.starts_with('[') && !routed_literal(svc, rcpt.domain)) {
+        // A domain literal would go straight to that address, past the
+        // smarthost and the routes: users could make the relay connect to
+        // internal hosts. Only a [relay] route may name one.
+        svc.metrics.recipient("rejected");
+        return Reply(550, "5.7.1", shown + ": Recipient address rejected: domain literals are not accepted here");
+      }
       if (s.kind != ListenerKind::mx) {
         // An authenticated user may send anywhere: the queue takes it.
         add_unique(s.txn.remote, rcpt.to_string());  // remote local parts keep their case
@@ -214,7 +242,6 @@ Reply rcpt(SessionState& s, const Services& svc, std::string_view args) {
 
 Reply data(SessionState& s, const Services&, std::string_view args) {
   if (!args.empty()) return syntax("DATA");
-  if (s.txn.body == BodyType::binary_mime) return Reply(503, "5.5.1", "Error: BINARYMIME requires BDAT");
   if (s.txn.bdat_started) return Reply(503, "5.5.1", "Error: DATA after BDAT");
   return Reply(354, "", "End data with <CR><LF>.<CR><LF>", Next::read_data);
 }
@@ -293,12 +320,12 @@ constexpr Command commands[] = {
     {"RCPT", bit(Phase::mail) | bit(Phase::rcpt), rcpt},
     {"DATA", bit(Phase::rcpt), data},
     {"BDAT", any_phase, bdat},
-    {"RSET", any_phase, rset},
-    {"NOOP", any_phase, noop},
+    {"RSET", any_phase, rset, true},
+    {"NOOP", any_phase, noop, true},
     {"QUIT", any_phase, quit},
-    {"VRFY", any_phase, vrfy},
-    {"EXPN", any_phase, expn},
-    {"HELP", any_phase, help},
+    {"VRFY", any_phase, vrfy, true},
+    {"EXPN", any_phase, expn, true},
+    {"HELP", any_phase, help, true},
     {"STARTTLS", any_phase, starttls},
     {"AUTH", after_helo, auth},
 };
@@ -363,6 +390,10 @@ Reply handle_command(SessionState& state, const Services& services, std::string_
   if (it == std::end(commands)) return Reply(500, "5.5.2", "Error: command not recognized");
   if (line.find('\0') != std::string_view::npos) return Reply(500, "5.5.2", "Error: bad syntax");
   if (control) return Reply(501, "5.5.4", "Syntax error: control characters in command");
+  if (it->junk && ++state.junk_commands > services.config.smtpd.junk_command_limit) {
+    // A client that only keeps the session busy loses it.
+    return Reply(421, "4.7.0", services.config.hostname + " Error: too many junk commands", Next::close);
+  }
   if (!(it->phases & bit(state.phase))) {
     Reply r = out_of_sequence(state, cmd.verb);
     if (cmd.verb == "BDAT" && parse_bdat(cmd.args)) r.next = Next::read_chunk;

@@ -10,8 +10,7 @@ std::size_t DataReader::feed(std::string_view input) {
     switch (state_) {
       case State::line_start:
         if (c == '.') {
-          // Not counted: a leading dot is either the terminator or the
-          // stuffing that §4.5.2 removes, and §4.5.3.1.6 counts neither.
+          // Either the terminator or the stuffing that §4.5.2 removes.
           state_ = State::dot;
         } else {
           body(c);
@@ -20,7 +19,6 @@ std::size_t DataReader::feed(std::string_view input) {
       case State::dot:
         if (c == '\r') {
           state_ = State::dot_cr;
-          count_line_octet();
         } else {
           // §4.5.2: the first of a leading period is deleted.
           body(c);
@@ -40,7 +38,6 @@ std::size_t DataReader::feed(std::string_view input) {
         if (c == '\n') {
           emit("\n");
           state_ = State::line_start;
-          line_length_ = 0;
         } else {
           flag(BodyProblem::bare_line_end);
           state_ = State::middle;
@@ -60,7 +57,6 @@ std::size_t DataReader::feed(std::string_view input) {
 
 // One octet of line content (not a terminator decision).
 void DataReader::body(char c) {
-  count_line_octet();
   if (c == '\r') {
     emit("\r");
     state_ = State::cr;
@@ -72,12 +68,6 @@ void DataReader::body(char c) {
   }
   emit(std::string_view(&c, 1));
   state_ = State::middle;
-}
-
-void DataReader::count_line_octet() {
-  // The CRLF counts towards the 1000 (the LF is never counted here, so allow
-  // 999 octets up to and including the CR).
-  if (++line_length_ > max_text_line - 1) flag(BodyProblem::line_too_long);
 }
 
 void DataReader::emit(std::string_view bytes) {

@@ -23,11 +23,12 @@ enum class BodyProblem {
   none,
   too_big,        // more than max_message_size octets
   bare_line_end,  // LF without CR, or CR without LF (RFC 5321 §2.3.8)
-  line_too_long,  // a text line over 1000 octets with its CRLF (RFC 5321 §4.5.3.1.6)
 };
 
-// RFC 5321 §4.5.3.1.6.
-inline constexpr std::size_t max_text_line = 1000;
+// Text lines may be of any length: RFC 5321 §4.5.3.1.6's 1000 octets are
+// what a sender must not exceed, but real senders (newsletters, generated
+// HTML) do, and Postfix and Exim store such lines unchanged. Only the
+// message size (max_size) limits them.
 
 class DataReader {
  public:
@@ -49,14 +50,12 @@ class DataReader {
   void flag(BodyProblem p) {
     if (problem_ == BodyProblem::none) problem_ = p;
   }
-  void count_line_octet();
 
   std::uint64_t max_size_;
   MessageSink& sink_;
   State state_ = State::line_start;
   BodyProblem problem_ = BodyProblem::none;
   std::uint64_t size_ = 0;
-  std::size_t line_length_ = 0;
   char pending_[1024];
   std::size_t pending_size_ = 0;
   void flush();

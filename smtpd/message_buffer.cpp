@@ -26,14 +26,28 @@ void MessageBuffer::clear() {
   memory_.clear();
   memory_.shrink_to_fit();
   size_ = 0;
+  error_.clear();
 }
 
 void MessageBuffer::append(std::string_view bytes) {
+  if (failed()) return;
   if (fd_ < 0 && memory_.size() + bytes.size() <= memory_limit_) {
     memory_.append(bytes);
     size_ += bytes.size();
     return;
   }
+  try {
+    spill(bytes);
+  } catch (const std::system_error& e) {
+    error_ = e.what();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    memory_.clear();
+    memory_.shrink_to_fit();
+  }
+}
+
+void MessageBuffer::spill(std::string_view bytes) {
   if (fd_ < 0) {
     // O_TMPFILE: never visible by name, gone with the descriptor even after a crash.
     fd_ = ::open(spill_dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);

@@ -10,13 +10,14 @@ NextHop route_for(const Config::Relay& relay, std::string_view domain) {
   hop.domain = std::string(domain);
   std::transform(hop.domain.begin(), hop.domain.end(), hop.domain.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (hop.domain.starts_with('[') && hop.domain.ends_with(']')) {
+  if (auto it = relay.routes.find(hop.domain); it != relay.routes.end()) {
+    // A route comes first, for an address literal too.
+    hop.endpoint = it->second;
+  } else if (hop.domain.starts_with('[') && hop.domain.ends_with(']')) {
     // An address literal (RFC 5321 §4.1.3) names the host itself.
     std::string ip = hop.domain.substr(1, hop.domain.size() - 2);
     if (ip.starts_with("ipv6:")) ip = ip.substr(5);
     hop.endpoint = {ip, relay.smtp_port};
-  } else if (auto it = relay.routes.find(hop.domain); it != relay.routes.end()) {
-    hop.endpoint = it->second;
   } else if (relay.smarthost) {
     hop.endpoint = *relay.smarthost;
   } else {

@@ -165,29 +165,31 @@ class Session {
       case BodyProblem::too_big: co_return reject("size", Reply(552, "5.3.4", "Message size exceeds fixed limit"));
       case BodyProblem::bare_line_end:
         co_return reject("bare_line_end", Reply(550, "5.6.0", "Bare CR or LF in message not allowed"));
-      case BodyProblem::line_too_long:
-        co_return reject("line_too_long", Reply(500, "5.6.0", "Message line longer than 1000 octets"));
     }
+    if (body->failed()) co_return spill_failed(*body);
     co_return co_await deliver(body);
   }
 
   // BDAT (RFC 3030): exactly the announced octets, whatever the answer.
+  // The chunks so far live in the transaction (state_.txn), so whatever
+  // ends the transaction also throws them away.
   asio::awaitable<Reply> read_chunk(const Reply& go_ahead, const std::string& command) {
     Reply reply = go_ahead;
     auto cmd = parse_bdat(split_args(command));
     std::uint64_t left = cmd->size;
     bool keep = reply.code == 250;
-    if (keep && !chunks_) chunks_ = std::make_unique<MessageBuffer>(svc_.spill_dir, memory_per_message);
+    Transaction& txn = state_.txn;
+    if (keep && !txn.chunks) txn.chunks = std::make_unique<MessageBuffer>(svc_.spill_dir, memory_per_message);
     conn_.set_timeout(svc_.config.smtpd.data_timeout);
     while (left > 0) {
       if (conn_.buffered().empty()) co_await conn_.fill();
       std::string_view piece = conn_.buffered().substr(0, left);
       if (keep) {
-        line_check_.feed(piece);
-        if (chunks_->size() + piece.size() <= svc_.config.smtpd.max_message_size) {
-          chunks_->append(piece);
+        txn.line_check.feed(piece);
+        if (txn.chunks->size() + piece.size() <= svc_.config.smtpd.max_message_size) {
+          txn.chunks->append(piece);
         } else {
-          chunk_overflow_ = true;
+          txn.chunk_overflow = true;
         }
       }
       conn_.consume(piece.size());
@@ -196,33 +198,36 @@ class Session {
     if (!keep) co_return reply;
     Reply failure;
     bool failed = false;
-    if (chunk_overflow_) {
+    if (txn.chunks->failed()) {
+      failure = spill_failed(*txn.chunks);
+      failed = true;
+    } else if (txn.chunk_overflow) {
       failure = reject("size", Reply(552, "5.3.4", "Message size exceeds fixed limit"));
       failed = true;
-    } else if (!line_check_.ok() || (cmd->last && !line_check_.ok_at_end())) {
+    } else if (!txn.line_check.ok() || (cmd->last && !txn.line_check.ok_at_end())) {
       failure = reject("bare_line_end", Reply(550, "5.6.0", "Bare CR or LF in message not allowed"));
       failed = true;
     }
     if (failed) {
-      end_chunks();
+      // reject() ended the transaction (and its chunks); the chunks still
+      // to come are read and refused until RSET or a new MAIL.
       state_.txn.bdat_failed = true;
       co_return failure;
     }
     if (!cmd->last) co_return reply;
-    auto body = std::move(chunks_);
-    end_chunks();
+    auto body = std::move(txn.chunks);
     co_return co_await deliver(body);
-  }
-
-  void end_chunks() {
-    chunks_.reset();
-    chunk_overflow_ = false;
-    line_check_ = LineEndingCheck{};
   }
 
   static std::string_view split_args(const std::string& command) {
     auto space = command.find(' ');
     return space == std::string::npos ? std::string_view() : std::string_view(command).substr(space + 1);
+  }
+
+  // The body could not be kept (RFC 5321 §4.2.4: a local error, try later).
+  Reply spill_failed(const MessageBuffer& body) {
+    log::error("smtpd: message from [", state_.peer, "] not kept: ", body.error());
+    return reject("storage", Reply(451, "4.3.0", "Local error in processing"));
   }
 
   Reply reject(const char* reason, Reply reply) {
@@ -234,6 +239,11 @@ class Session {
 
   // One commit for every local copy and the queue entry; 250 only after it.
   asio::awaitable<Reply> deliver(std::unique_ptr<MessageBuffer>& body) {
+    // RFC 5321 §6.3: a message that went round this often is in a loop;
+    // refused on every listener, before anything is stored.
+    if (received_count(body->head(header_scan_limit)) > svc_.config.smtpd.max_hops) {
+      co_return reject("hops", Reply(554, "5.4.0", "Error: too many hops"));
+    }
     auto delivery = std::make_shared<Delivery>();
     delivery->id = new_message_id();
     delivery->sender = state_.txn.sender;
@@ -243,7 +253,7 @@ class Session {
     if (state_.txn.body != BodyType::seven_bit) delivery->body_flags |= storage::body_8bit;
     if (state_.txn.smtputf8) delivery->body_flags |= storage::body_smtputf8;
     TraceInfo trace;
-    trace.helo = state_.helo;
+    trace.helo = helo_for_trace(state_.helo);
     trace.peer = state_.peer;
     trace.hostname = svc_.config.hostname;
     // RFC 3848: ESMTP, plus S for TLS, plus A for AUTH.
@@ -273,6 +283,7 @@ class Session {
       co_return Reply(451, "4.3.0", "Local error in processing");
     }
     ++messages_;
+    state_.junk_commands = 0;  // as Postfix: a client that delivers mail is not idling
     if (!delivery->remote.empty() && svc_.relay_wakeup) svc_.relay_wakeup();
     svc_.metrics.message_received(listener_.name, size);
     log::info("smtpd: id=", delivery->id, " from=<", delivery->sender, "> to=", recipients, " size=", size,
@@ -290,9 +301,6 @@ class Session {
   std::shared_ptr<asio::ssl::context> tls_context_;  // set by start_tls()
   net::SessionControl& control_;
   SessionState state_;
-  std::unique_ptr<MessageBuffer> chunks_;  // BDAT chunks so far
-  bool chunk_overflow_ = false;
-  LineEndingCheck line_check_;
   unsigned commands_ = 0;
   unsigned messages_ = 0;
 };

@@ -13,7 +13,7 @@ constexpr char subaddress_separator = '+';
 
 class Resolver {
  public:
-  Resolver(const Txn& txn, Resolution& out) : txn_(txn), out_(out) {}
+  Resolver(const Txn& txn, Resolution& out, CatchAll catch_all) : txn_(txn), out_(out), catch_all_(catch_all) {}
 
   // False once a loop is found; out_.detail then says where.
   bool expand(const std::string& key, int depth) {
@@ -56,7 +56,7 @@ class Resolver {
         return expand(base + "@" + domain, depth + 1);
       }
     }
-    if (!local.empty()) {
+    if (!local.empty() && catch_all_ == CatchAll::use) {
       if (auto catch_all = find_alias(txn_, domain, "")) return expand_all(catch_all->targets, depth);
     }
     return true;  // an unknown target is dropped; the others still get the mail
@@ -82,18 +82,19 @@ class Resolver {
  private:
   const Txn& txn_;
   Resolution& out_;
+  CatchAll catch_all_;
   std::vector<std::string> path_;
 };
 
 }  // namespace
 
-Resolution resolve_recipient(const Txn& txn, const Address& recipient) {
+Resolution resolve_recipient(const Txn& txn, const Address& recipient, CatchAll catch_all) {
   Resolution out;
   if (!is_hosted(txn, recipient.domain)) {
     out.outcome = Resolution::Outcome::not_hosted;
     return out;
   }
-  Resolver resolver(txn, out);
+  Resolver resolver(txn, out, catch_all);
   if (!resolver.expand(recipient.key(), 0)) {
     out.outcome = Resolution::Outcome::loop;
     out.local.clear();

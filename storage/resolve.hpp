@@ -24,6 +24,12 @@ struct Resolution {
   std::string detail;               // why, for loop and unknown_user
 };
 
-Resolution resolve_recipient(const Txn& txn, const Address& recipient);
+// Whether a domain's catch-all takes addresses nothing else matches. Sender
+// ownership on submission ignores it: with "@example.test -> alice", alice
+// owns every address of the domain as a recipient, but may not send as
+// ceo@example.test.
+enum class CatchAll { use, ignore };
+
+Resolution resolve_recipient(const Txn& txn, const Address& recipient, CatchAll catch_all = CatchAll::use);
 
 }  // namespace aviary::storage

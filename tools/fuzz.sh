@@ -34,7 +34,8 @@ target_flags=("${common_flags[@]}" -Werror -fsanitize=fuzzer,address,undefined -
 # What each target needs, and no more.
 data_reader_sources=(smtpd/data_reader.cpp)
 smtp_command_sources=(
-  smtpd/command_parser.cpp smtpd/commands.cpp smtpd/metrics.cpp smtpd/reply.cpp
+  smtpd/command_parser.cpp smtpd/commands.cpp smtpd/data_reader.cpp smtpd/message_buffer.cpp smtpd/metrics.cpp
+  smtpd/reply.cpp
   common/address.cpp common/log.cpp common/sasl.cpp
   storage/blob.cpp storage/codec.cpp storage/directory.cpp storage/env.cpp storage/mailbox.cpp
   storage/queue.cpp storage/resolve.cpp storage/schema.cpp storage/txn.cpp storage/writer.cpp

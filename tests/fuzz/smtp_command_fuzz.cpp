@@ -8,8 +8,9 @@
 // would accept (512 octets with CRLF) also go through handle_command on real
 // Services (a temporary LMDB store with domains, users and aliases), with
 // the I/O the reply asks for emulated: after a 334 the next line is an AUTH
-// response, and "alice@example.test" / "secret" are the only good
-// credentials. Invariants are checked after every step; a violation aborts,
+// response, "alice@example.test" / "secret" are the only good
+// credentials, and a BDAT that is not LAST leaves a chunk in the
+// transaction (its own command line stands for the octets). Invariants are checked after every step; a violation aborts,
 // which libFuzzer reports as a crash.
 #include <prometheus/registry.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include "common/config.hpp"
 #include "smtpd/command_parser.hpp"
 #include "smtpd/commands.hpp"
+#include "smtpd/message_buffer.hpp"
 #include "smtpd/metrics.hpp"
 #include "smtpd/reply.hpp"
 #include "smtpd/services.hpp"
@@ -208,6 +210,11 @@ void check_reply(const Reply& r, const CommandLine& cmd, const SessionState& sta
     CHECK(state.txn.recipients.empty() && state.txn.local.empty() && state.txn.remote.empty(), "no transaction");
   }
   if (cmd.verb == "MAIL" && r.code == 250) CHECK(state.phase == Phase::mail, "MAIL starts a transaction");
+  // Issue 11 item 11: chunks belong to the transaction (CVE-2011-0411 class).
+  if ((cmd.verb == "MAIL" || cmd.verb == "RSET" || cmd.verb == "HELO" || cmd.verb == "EHLO") && r.code == 250) {
+    CHECK(!state.txn.chunks && !state.txn.bdat_started, "a new transaction has no chunks");
+  }
+  CHECK(!state.txn.chunks || state.phase == Phase::rcpt, "chunks only inside a transaction");
   if (cmd.verb == "RCPT" && r.code == 250) {
     CHECK(!state.txn.local.empty() || !state.txn.remote.empty(), "an accepted RCPT resolves to someone");
   }
@@ -290,7 +297,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       case Next::read_data: state.reset_transaction(); break;  // delivered or refused, the transaction ends
       case Next::read_chunk:
-        if (r.code == 250 && parse_bdat(cmd.args)->last) state.reset_transaction();
+        if (r.code == 250 && parse_bdat(cmd.args)->last) {
+          state.reset_transaction();
+        } else if (r.code == 250) {
+          if (!state.txn.chunks) state.txn.chunks = std::make_unique<MessageBuffer>(temp_root, 1 << 16);
+          state.txn.chunks->append(line);
+        }
         break;
       case Next::sasl_continue: in_sasl = true; break;
       case Next::authenticate: check_reply(authenticate(state), cmd, state); break;

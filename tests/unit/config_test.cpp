@@ -110,6 +110,8 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.smtpd.max_message_size, 35ull << 20);
   EXPECT_EQ(c.smtpd.max_recipients, 100u);
   EXPECT_EQ(c.smtpd.max_errors, 10u);
+  EXPECT_EQ(c.smtpd.junk_command_limit, 100u);
+  EXPECT_EQ(c.smtpd.max_hops, 50u);
   EXPECT_EQ(c.smtpd.command_timeout, 300s);
   EXPECT_EQ(c.smtpd.data_timeout, 180s);
   EXPECT_EQ(c.smtpd.max_connections, 1000u);
@@ -190,6 +192,8 @@ io_threads = 3
 max_connections = 20
 max_connections_per_ip = 2
 max_errors = 4
+junk_command_limit = 7
+max_hops = 30
 command_timeout = "2s"
 data_timeout = "1m"
 shutdown_timeout = "10s"
@@ -206,6 +210,7 @@ max_queue_time = "36h"
 [relay.routes]
 "Partner.Test" = "[::1]:2626"
 "b.test" = "mx.b.test:25"
+"[IPv6:2001:DB8::9]" = "127.0.0.1:2525"
 [password]
 memory = "64MiB"
 iterations = 3
@@ -225,6 +230,8 @@ parallelism = 4
   EXPECT_EQ(c.smtpd.max_connections, 20u);
   EXPECT_EQ(c.smtpd.max_connections_per_ip, 2u);
   EXPECT_EQ(c.smtpd.max_errors, 4u);
+  EXPECT_EQ(c.smtpd.junk_command_limit, 7u);
+  EXPECT_EQ(c.smtpd.max_hops, 30u);
   EXPECT_EQ(c.smtpd.command_timeout, 2s);
   EXPECT_EQ(c.smtpd.data_timeout, 60s);
   EXPECT_EQ(c.smtpd.shutdown_timeout, 10s);
@@ -237,7 +244,8 @@ parallelism = 4
   EXPECT_EQ(c.relay.retry, (std::vector<seconds>{30s}));
   EXPECT_EQ(c.relay.max_queue_time, 36h);
   EXPECT_EQ(c.relay.routes, (std::map<std::string, Endpoint>{{"partner.test", {"::1", 2626}},
-                                                             {"b.test", {"mx.b.test", 25}}}));
+                                                             {"b.test", {"mx.b.test", 25}},
+                                                             {"[ipv6:2001:db8::9]", {"127.0.0.1", 2525}}}));
   EXPECT_EQ(c.password.memory_kib, 64u * 1024);
   EXPECT_EQ(c.password.iterations, 3u);
   EXPECT_EQ(c.password.parallelism, 4u);
@@ -446,7 +454,9 @@ const ErrorCase error_cases[] = {
     {"route_next_hop_integer", "[relay.routes]\n\"partner.test\" = 2626\n",
      "x.toml:2: relay.routes.\"partner.test\": expected a string, got integer"},
     {"route_bad_domain", "[relay.routes]\n\"partner test\" = \"127.0.0.1:2626\"\n",
-     "x.toml:2: relay.routes.\"partner test\": expected a domain name (IDNs as xn-- A-labels)"},
+     "x.toml:2: relay.routes.\"partner test\": expected a domain name (IDNs as xn-- A-labels) or an address literal"},
+    {"route_bad_literal", "[relay.routes]\n\"[300.1.1.1]\" = \"127.0.0.1:2626\"\n",
+     "x.toml:2: relay.routes.\"[300.1.1.1]\": expected a domain name (IDNs as xn-- A-labels) or an address literal"},
     {"route_listed_twice", "[relay.routes]\n\"partner.test\" = \"127.0.0.1:1\"\n\"Partner.Test\" = \"127.0.0.1:2\"\n",
      "x.toml:3: relay.routes.\"Partner.Test\": a route for this domain is already listed"},
     {"listen_twice", "[smtpd]\nlisten = [\"0.0.0.0:25\", \"0.0.0.0:25\"]\n",

@@ -73,6 +73,27 @@ TEST_F(ResolveTest, Table) {
   }
 }
 
+// Sender ownership (submission) resolves without the catch-all; the rest of
+// the resolution is the same.
+TEST_F(ResolveTest, CatchAllIgnored) {
+  const Case cases[] = {
+      {"catch-all not used", "anything@catch.test", Outcome::unknown_user, {}, {}},
+      {"plus address under a catch-all", "anything+x@catch.test", Outcome::unknown_user, {}, {}},
+      {"the user itself", "admin@catch.test", Outcome::deliver, {"admin@catch.test"}, {}},
+      {"aliases still expand", "info@example.test", Outcome::deliver,
+       {"alice@example.test", "bob@example.test", "carol@example.org"}, {}},
+      {"plus address", "alice+news@example.test", Outcome::deliver, {"alice@example.test"}, {}},
+  };
+  storage::ReadTxn txn(env());
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.label);
+    auto r = storage::resolve_recipient(txn, addr(c.recipient), storage::CatchAll::ignore);
+    EXPECT_EQ(r.outcome, c.outcome);
+    EXPECT_EQ(r.local, c.local);
+    EXPECT_EQ(r.remote, c.remote);
+  }
+}
+
 TEST_F(ResolveTest, ChainDeeperThanTheLimitIsRefused) {
   Status s = try_add_alias("l1@deep.test", {"l2@deep.test"});
   ASSERT_FALSE(s.ok());

@@ -251,5 +251,83 @@ TEST_P(ParseBdat, ParsesSizeAndLast) {
 
 INSTANTIATE_TEST_SUITE_P(Smtpd, ParseBdat, testing::ValuesIn(bdat_cases), case_name<BdatCase>);
 
+// parse_size_value (RFC 1870 §3, issue 11 item 16) ---------------------------------
+
+struct SizeCase {
+  std::string label;
+  std::string text;
+  std::optional<std::uint64_t> expected;  // nullopt = syntax error
+};
+void PrintTo(const SizeCase& c, std::ostream* os) { *os << c.label; }
+
+const std::vector<SizeCase> size_cases = {
+    {"zero", "0", 0},
+    {"small", "1000", 1000},
+    {"leading_zeros", "0010", 10},
+    {"uint64_max", "18446744073709551615", 18446744073709551615ull},
+    {"just_over_uint64", "18446744073709551616", 18446744073709551615ull},
+    {"twenty_nines", "99999999999999999999", 18446744073709551615ull},
+    {"twenty_digits_small", "00000000000000000042", 42},
+    {"twenty_one_digits", "000000000000000000042", std::nullopt},
+    {"empty", "", std::nullopt},
+    {"letters", "ten", std::nullopt},
+    {"digits_then_letter", "10k", std::nullopt},
+    {"negative", "-1", std::nullopt},
+    {"plus", "+1", std::nullopt},
+    {"space", "1 0", std::nullopt},
+};
+
+class ParseSizeValue : public testing::TestWithParam<SizeCase> {};
+
+TEST_P(ParseSizeValue, SaturatesUpTo20Digits) {
+  const SizeCase& c = GetParam();
+  EXPECT_EQ(parse_size_value(c.text), c.expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(Smtpd, ParseSizeValue, testing::ValuesIn(size_cases), case_name<SizeCase>);
+
+// HELO/EHLO names (RFC 5321 §4.1.1.1, issue 11 item 22) ---------------------------
+
+struct HeloCase {
+  std::string label;
+  std::string name;
+  bool valid;
+  std::string trace;  // helo_for_trace
+};
+void PrintTo(const HeloCase& c, std::ostream* os) { *os << c.label; }
+
+const std::vector<HeloCase> helo_cases = {
+    {"domain", "client.example.net", true, "client.example.net"},
+    {"single_label", "localhost", true, "localhost"},
+    {"digits_and_hyphens", "mx-1.0example.test", true, "mx-1.0example.test"},
+    {"upper_case", "MX.Example.NET", true, "MX.Example.NET"},
+    {"ipv4_literal", "[192.0.2.1]", true, "[192.0.2.1]"},
+    {"ipv6_literal", "[IPv6:2001:db8::1]", true, "[IPv6:2001:db8::1]"},
+    {"parentheses", "evil(x)", false, "\"evil\\(x\\)\""},
+    {"comment_injection", "a)(by-forged", false, "\"a\\)\\(by-forged\""},
+    {"quote_and_backslash", "a\"b\\c", false, "\"a\\\"b\\\\c\""},
+    {"eight_bit", "h\xc3\xa9llo", false, "\"h\\xC3\\xA9llo\""},
+    {"underscore", "my_pc", false, "\"my_pc\""},
+    {"empty_label", "a..b", false, "\"a..b\""},
+    {"trailing_dot", "host.", false, "\"host.\""},
+    {"leading_hyphen", "-host", false, "\"-host\""},
+    {"label_too_long", std::string(64, 'a') + ".test", false, "\"" + std::string(64, 'a') + ".test\""},
+    {"bad_literal", "[999.1.1.1]", false, "\"[999.1.1.1]\""},
+    {"unclosed_literal", "[192.0.2.1", false, "\"[192.0.2.1\""},
+    {"semicolon", "a;b", false, "\"a;b\""},
+};
+
+class HeloName : public testing::TestWithParam<HeloCase> {};
+
+TEST_P(HeloName, ValidatedAndQuotedForTheTrace) {
+  const HeloCase& c = GetParam();
+  EXPECT_EQ(valid_helo(c.name), c.valid);
+  std::string trace = helo_for_trace(c.name);
+  EXPECT_EQ(trace, c.trace);
+  for (unsigned char ch : trace) EXPECT_TRUE(ch >= 0x20 && ch < 0x7f) << "printable ASCII only: " << trace;
+}
+
+INSTANTIATE_TEST_SUITE_P(Smtpd, HeloName, testing::ValuesIn(helo_cases), case_name<HeloCase>);
+
 }  // namespace
 }  // namespace aviary::smtpd

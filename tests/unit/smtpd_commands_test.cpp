@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "smtpd/message_buffer.hpp"
 #include "smtpd/metrics.hpp"
 #include "smtpd/reply.hpp"
 #include "storage/blob.hpp"
@@ -226,20 +227,25 @@ const std::vector<Dialogue> dialogues = {
     {"size_lower_case_keyword", {ehlo, {"MAIL FROM:<sender@remote.test> size=100", 250, "2.1.0"}}},
     {"size_over_max", {ehlo, {"MAIL FROM:<sender@remote.test> SIZE=10001", 552, "5.3.4"}, mail}},
     {"size_far_over_max", {ehlo, {"MAIL FROM:<sender@remote.test> SIZE=18446744073709551615", 552, "5.3.4"}}},
+    // RFC 1870 §3: up to 20 digits is a size, even past 64 bits (issue 11 item 16).
+    {"size_20_digits_over_64_bits", {ehlo, {"MAIL FROM:<sender@remote.test> SIZE=99999999999999999999", 552, "5.3.4"},
+                                     mail}},
+    {"size_20_digits_just_over_64_bits",
+     {ehlo, {"MAIL FROM:<sender@remote.test> SIZE=18446744073709551616", 552, "5.3.4"}}},
+    {"size_20_digits_leading_zeros", {ehlo, {"MAIL FROM:<sender@remote.test> SIZE=00000000000000000010", 250, "2.1.0"}}},
+    {"size_21_digits", {ehlo, syntax_error("MAIL FROM:<sender@remote.test> SIZE=000000000000000000010")}},
+    {"size_with_a_letter", {ehlo, syntax_error("MAIL FROM:<sender@remote.test> SIZE=1000x")}},
 
     // BODY (RFC 6152, RFC 3030).
     {"body_7bit", {ehlo, {"MAIL FROM:<sender@remote.test> BODY=7BIT", 250, "2.1.0"}, rcpt_alice, data_ok}},
     {"body_8bitmime", {ehlo, {"MAIL FROM:<sender@remote.test> BODY=8BITMIME", 250, "2.1.0"}, rcpt_alice, data_ok}},
     {"body_lower_case_value", {ehlo, {"MAIL FROM:<sender@remote.test> BODY=8bitmime", 250, "2.1.0"}}},
-    {"binarymime_then_data_refused",
-     {ehlo, {"MAIL FROM:<sender@remote.test> BODY=BINARYMIME", 250, "2.1.0"}, rcpt_alice, out_of_order("DATA"),
-      {"BDAT 5 LAST", 250, "2.0.0", Next::read_chunk}}},
+    // BINARYMIME is not offered (issue 11 item 18), so BODY=BINARYMIME is an unknown value.
+    {"binarymime_not_offered", {ehlo, syntax_error("MAIL FROM:<sender@remote.test> BODY=BINARYMIME"), mail}},
     {"bdat_then_data_refused",
      {ehlo, mail, rcpt_alice, {"BDAT 5", 250, "2.0.0", Next::read_chunk}, out_of_order("DATA"),
       {"BDAT 0 LAST", 250, "2.0.0", Next::read_chunk}}},
     {"bdat_last_lower_case", {ehlo, mail, rcpt_alice, {"bdat 3 last", 250, "2.0.0", Next::read_chunk}}},
-    {"rset_clears_binarymime", {ehlo, {"MAIL FROM:<sender@remote.test> BODY=BINARYMIME", 250, "2.1.0"},
-                                {"RSET", 250, "2.0.0"}, mail, rcpt_alice, data_ok}},
 
     // SMTPUTF8 (RFC 6531 §3.4): non-ASCII addresses need the parameter.
     {"utf8_sender_without_smtputf8", {ehlo, {"MAIL FROM:<δοκιμή@remote.test>", 553, "5.6.7"}, mail}},
@@ -332,7 +338,9 @@ TEST_P(CommandDialogue, Replies) {
     EXPECT_EQ(r.enhanced, step.enhanced) << where;
     EXPECT_EQ(name(r.next), name(step.next)) << where;
     EXPECT_FALSE(r.lines.empty()) << where;
-    EXPECT_EQ(r.is_error(), step.code >= 400 && step.code != 421) << where;
+    // A 452 for a recipient past the limit is not the client's fault (RFC 5321 §4.5.3.1.10).
+    bool excess_recipient = step.code == 452 && step.enhanced == "4.5.3";
+    EXPECT_EQ(r.is_error(), step.code >= 400 && step.code != 421 && !excess_recipient) << where;
   }
 }
 
@@ -368,8 +376,7 @@ TEST_P(EhloExtensions, AreListedInOrder) {
   std::vector<std::string> expected = {"mail.example.test Hello client.test", "PIPELINING", "SIZE 10000", "8BITMIME",
                                        "SMTPUTF8", "ENHANCEDSTATUSCODES"};
   if (c.starttls_listed) expected.push_back("STARTTLS");
-  expected.push_back("CHUNKING");
-  expected.push_back("BINARYMIME");
+  expected.push_back("CHUNKING");  // and no BINARYMIME (issue 11 item 18)
   EXPECT_EQ(r.lines, expected);
   for (const auto& line : r.lines) EXPECT_FALSE(line.starts_with("AUTH")) << "no AUTH on port 25";
   EXPECT_EQ(state.phase, Phase::greeted);
@@ -399,8 +406,7 @@ TEST_F(CommandsTest, EhloFormatsAsMultiline) {
             "250-SMTPUTF8\r\n"
             "250-ENHANCEDSTATUSCODES\r\n"
             "250-STARTTLS\r\n"
-            "250-CHUNKING\r\n"
-            "250 BINARYMIME\r\n");
+            "250 CHUNKING\r\n");
 }
 
 TEST_F(CommandsTest, HeloIsOneLineAndNotEsmtp) {
@@ -444,6 +450,135 @@ TEST_F(CommandsTest, MailRecordsTheEnvelope) {
   EXPECT_FALSE(state.txn.declared_size.has_value());
   EXPECT_EQ(state.txn.body, BodyType::seven_bit);
   EXPECT_FALSE(state.txn.smtputf8);
+}
+
+// Issue 11 item 14: up to 1000 recipients past max_recipients (3 here) get
+// 452 without counting as errors (Postfix's smtpd_recipient_overshoot_limit);
+// past that each one counts. The next transaction starts at zero again.
+TEST_F(CommandsTest, ExcessRecipientsAreNotErrorsUpToTheOvershoot) {
+  Services svc = services();
+  SessionState state;
+  ASSERT_EQ(handle_command(state, svc, "EHLO client.test").code, 250);
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_EQ(handle_command(state, svc, "MAIL FROM:<sender@remote.test>").code, 250);
+    for (const char* r : {"alice", "bob", "small"}) {
+      ASSERT_EQ(handle_command(state, svc, std::string("RCPT TO:<") + r + "@example.test>").code, 250);
+    }
+    for (int i = 0; i < 1000; ++i) {
+      Reply r = handle_command(state, svc, "RCPT TO:<team@example.test>");
+      ASSERT_EQ(r.code, 452) << i;
+      ASSERT_EQ(r.enhanced, "4.5.3");
+      ASSERT_FALSE(r.is_error()) << "excess recipient " << i + 1;
+    }
+    Reply r = handle_command(state, svc, "RCPT TO:<team@example.test>");
+    EXPECT_EQ(r.code, 452);
+    EXPECT_TRUE(r.is_error()) << "past the overshoot";
+    EXPECT_EQ(state.txn.recipients.size(), 3u);
+    ASSERT_EQ(handle_command(state, svc, "RSET").code, 250);
+  }
+}
+
+// Issue 11 item 13: NOOP, RSET, VRFY, EXPN and HELP count against
+// smtpd.junk_command_limit; one more is 421 and the end of the session.
+TEST_F(CommandsTest, JunkCommandLimit) {
+  config_.smtpd.junk_command_limit = 5;
+  Services svc = services();
+  SessionState state;
+  ASSERT_EQ(handle_command(state, svc, "EHLO client.test").code, 250);
+  for (const char* junk : {"NOOP", "RSET", "VRFY alice", "EXPN team", "HELP"}) {
+    Reply r = handle_command(state, svc, junk);
+    EXPECT_NE(r.code, 421) << junk;
+    // Other commands do not count.
+    EXPECT_EQ(handle_command(state, svc, "EHLO client.test").code, 250);
+    EXPECT_EQ(handle_command(state, svc, "MAIL FROM:<sender@remote.test>").code, 250);
+  }
+  EXPECT_EQ(state.junk_commands, 5u);
+  Reply r = handle_command(state, svc, "noop");
+  EXPECT_EQ(format(r), "421 4.7.0 mail.example.test Error: too many junk commands\r\n");
+  EXPECT_EQ(name(r.next), "close");
+}
+
+TEST_F(CommandsTest, JunkCommandLimitDefaultsTo100) {
+  Services svc = services();
+  SessionState state;
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(handle_command(state, svc, "NOOP").code, 250) << i;
+  EXPECT_EQ(handle_command(state, svc, "NOOP").code, 421);
+}
+
+// Issue 11 item 11: BDAT chunks belong to the transaction. Whatever ends it
+// (RSET, HELO, EHLO, a new MAIL) throws the chunks away, so that they can
+// never be put in front of the next message. (STARTTLS replaces the whole
+// SessionState: the session test covers it.)
+TEST_F(CommandsTest, ChunksDieWithTheTransaction) {
+  Services svc = services();
+  for (const char* ender : {"RSET", "EHLO again.test", "HELO again.test", "MAIL FROM:<other@remote.test>"}) {
+    SCOPED_TRACE(ender);
+    SessionState state;
+    ASSERT_EQ(handle_command(state, svc, "EHLO client.test").code, 250);
+    ASSERT_EQ(handle_command(state, svc, "MAIL FROM:<sender@remote.test>").code, 250);
+    ASSERT_EQ(handle_command(state, svc, "RCPT TO:<alice@example.test>").code, 250);
+    ASSERT_EQ(handle_command(state, svc, "BDAT 50").next, Next::read_chunk);
+    // What the session does with the chunk.
+    state.txn.chunks = std::make_unique<MessageBuffer>(dir_.path(), 1024);
+    state.txn.chunks->append("X-Injected: yes\r\n");
+    state.txn.line_check.feed("X-Injected: yes\r");
+    state.txn.chunk_overflow = true;
+    if (std::string_view(ender).starts_with("MAIL")) {
+      // MAIL is only allowed between transactions: the chunks of a failed one
+      // may still be there.
+      state.phase = Phase::greeted;
+    }
+    ASSERT_EQ(handle_command(state, svc, ender).code, 250);
+    EXPECT_EQ(state.txn.chunks, nullptr);
+    EXPECT_FALSE(state.txn.chunk_overflow);
+    EXPECT_TRUE(state.txn.line_check.ok_at_end());
+    EXPECT_FALSE(state.txn.bdat_started);
+  }
+}
+
+// A session on the submission listener, inside TLS, authenticated as alice.
+SessionState submission_state() {
+  SessionState state;
+  state.kind = ListenerKind::submission;
+  state.tls = true;
+  state.auth_user = "alice@example.test";
+  return state;
+}
+
+// Issue 11 item 19: "@catch.test -> alice" delivers anything@catch.test to
+// alice, but does not make it hers to send as.
+TEST_F(CommandsTest, SubmissionSenderIgnoresTheCatchAll) {
+  Services svc = services();
+  SessionState state = submission_state();
+  ASSERT_EQ(handle_command(state, svc, "EHLO client.test").code, 250);
+  Reply r = handle_command(state, svc, "MAIL FROM:<ceo@catch.test>");
+  EXPECT_EQ(r.code, 553);
+  EXPECT_EQ(r.enhanced, "5.7.1");
+  EXPECT_EQ(handle_command(state, svc, "MAIL FROM:<ceo+x@catch.test>").code, 553);
+  // Her own address and an alias to her still are hers.
+  EXPECT_EQ(handle_command(state, svc, "MAIL FROM:<postmaster@mail.example.test>").code, 250);
+  ASSERT_EQ(handle_command(state, svc, "RSET").code, 250);
+  EXPECT_EQ(handle_command(state, svc, "MAIL FROM:<alice+news@example.test>").code, 250);
+}
+
+// Issue 11 item 28: a domain literal goes straight to that address, past the
+// smarthost and the routes; submission refuses it unless a route names it.
+TEST_F(CommandsTest, SubmissionRefusesUnroutedDomainLiterals) {
+  config_.relay.routes["[192.0.2.9]"] = Endpoint{"127.0.0.1", 2626};
+  config_.relay.routes["[ipv6:2001:db8::9]"] = Endpoint{"127.0.0.1", 2627};
+  Services svc = services();
+  SessionState state = submission_state();
+  ASSERT_EQ(handle_command(state, svc, "EHLO client.test").code, 250);
+  ASSERT_EQ(handle_command(state, svc, "MAIL FROM:<alice@example.test>").code, 250);
+  for (const char* literal : {"root@[10.0.0.1]", "x@[127.0.0.1]", "x@[IPv6:::1]", "x@[192.0.2.10]"}) {
+    Reply r = handle_command(state, svc, std::string("RCPT TO:<") + literal + ">");
+    EXPECT_EQ(r.code, 550) << literal;
+    EXPECT_EQ(r.enhanced, "5.7.1") << literal;
+  }
+  EXPECT_EQ(handle_command(state, svc, "RCPT TO:<x@[192.0.2.9]>").code, 250);
+  EXPECT_EQ(handle_command(state, svc, "RCPT TO:<x@[IPv6:2001:DB8::9]>").code, 250);
+  EXPECT_EQ(handle_command(state, svc, "RCPT TO:<someone@remote.test>").code, 250);
+  EXPECT_EQ(state.txn.remote.size(), 3u);
 }
 
 TEST_F(CommandsTest, RefusedMailLeavesNoTransaction) {

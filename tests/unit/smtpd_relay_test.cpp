@@ -54,6 +54,16 @@ TEST(RouteFor, AddressLiteralIsTheHostOnTheSmtpPort) {
   EXPECT_EQ(route_for(relay, "[IPv6:2001:db8::1]").endpoint, (Endpoint{"2001:db8::1", 2525}));
 }
 
+// Issue 11 item 28: a route may name an address literal (the only way
+// submission accepts one); it then wins, as for a domain.
+TEST(RouteFor, RouteForAnAddressLiteralWins) {
+  auto relay = relay_with({{"[192.0.2.9]", {"127.0.0.1", 2626}}, {"[ipv6:2001:db8::9]", {"127.0.0.1", 2627}}},
+                          std::nullopt);
+  EXPECT_EQ(route_for(relay, "[192.0.2.9]").endpoint, (Endpoint{"127.0.0.1", 2626}));
+  EXPECT_EQ(route_for(relay, "[IPv6:2001:DB8::9]").endpoint, (Endpoint{"127.0.0.1", 2627}));
+  EXPECT_EQ(route_for(relay, "[192.0.2.10]").endpoint, (Endpoint{"192.0.2.10", 2525}));
+}
+
 TEST(RouteFor, DomainsSharingANextHopShareItsKey) {
   auto relay = relay_with({}, Endpoint{"127.0.0.1", 2525});
   EXPECT_EQ(route_for(relay, "a.test").key(), route_for(relay, "b.test").key());

@@ -56,7 +56,7 @@ class CrashTest(unittest.TestCase):
         c = self.client()
         expect(c.ehlo(), "250")
         body = message("durable bdat", body=b"\x00binary\xff\r\n")
-        expect(c.bdat("sender@remote.test", ["carol@example.org"], [body], "BINARYMIME"), "250")
+        expect(c.bdat("sender@remote.test", ["carol@example.org"], [body], "8BITMIME"), "250")
         self.daemon.kill()
         self.restart()
         self.assertEqual([split_trace(m)[1] for m in self.daemon.messages("carol@example.org")], [body])

@@ -59,16 +59,26 @@ class LineLimitTest(DaemonTestCase):
         self.assertEqual(self.daemon.count("alice@example.test"), before + 1)
         self.assertTrue(self.daemon.messages("alice@example.test")[-1].endswith(body))
 
-    def test_text_line_over_1000_octets_refused(self):
+    def test_text_line_over_1000_octets_accepted(self):
+        """Issue 11 item 17 (was: refused with 500): text lines of any length
+        up to the message size are stored unchanged, with DATA and BDAT."""
         before = self.daemon.count("alice@example.test")
         c = self.client()
         self.assertReply(c.ehlo(), "250")
+        sent = []
         for length in (999, 5000, 200000):
             body = message(f"line {length}", body="w" * length + "\r\nend\r\n")
             r = c.transaction("sender@remote.test", ["alice@example.test"], body)
-            self.assertReply(r, "5xx", what=f"a text line of {length + 2} octets")
-            self.assertReply(c.cmd("NOOP"), "250", what="the session after the long text line")
-        self.assertEqual(self.daemon.count("alice@example.test"), before)
+            self.assertReply(r, "250", "2.0.0", what=f"a text line of {length + 2} octets")
+            sent.append(body)
+            body = message(f"bdat line {length}", body="b" * length + "\r\nend\r\n")
+            r = c.bdat("sender@remote.test", ["alice@example.test"], [body[:100], body[100:]])
+            self.assertReply(r, "250", "2.0.0", what=f"a BDAT text line of {length + 2} octets")
+            sent.append(body)
+        stored = self.daemon.messages("alice@example.test")[before:]
+        self.assertEqual(len(stored), len(sent))
+        for got, body in zip(stored, sent):
+            self.assertTrue(got.endswith(body), "stored unchanged")
 
 
 class ErrorLimitTest(DaemonTestCase):

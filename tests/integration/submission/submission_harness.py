@@ -297,11 +297,13 @@ class SubmissionTestCase(unittest.TestCase):
     smtpd_options = {}
     password_memory = "1MiB"
     password_iterations = 1
+    daemon_class = None  # a SubmissionDaemon subclass, e.g. with more configuration
     daemon = None
 
     @classmethod
     def setUpClass(cls):
-        cls.daemon = SubmissionDaemon(smtpd=cls.smtpd_options, name=cls.__name__,
+        daemon_class = cls.daemon_class or SubmissionDaemon
+        cls.daemon = daemon_class(smtpd=cls.smtpd_options, name=cls.__name__,
                                       password_memory=cls.password_memory,
                                       password_iterations=cls.password_iterations)
         client_tls_context.cafile = cls.daemon.cert

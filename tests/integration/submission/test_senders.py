@@ -1,7 +1,7 @@
 """test_senders.py - who an authenticated user may send as (RFC 6409 §6.1).
 
 MAIL FROM must be the user's own address, a +tag of it, or an alias that
-resolves to the user; anything else, and the null sender, is 553 5.7.1.
+resolves to the user (a catch-all does not count); anything else, and the null sender, is 553 5.7.1.
 One table, one subTest per row, each on its own authenticated session.
 """
 
@@ -32,6 +32,10 @@ CASES = [
     ("plus tag on another domain", "alice@example.test", "<alice+x@example.org>", False),
     ("user's tag of another user", "alice@example.test", "<x+alice@example.test>", False),
     ("catch-all of another user", "alice@example.test", "<anything@catchall.test>", False),
+    # Issue 11 item 19: a catch-all makes any address deliver to the user,
+    # but the user does not own them.
+    ("catch-all of the user", "carol@example.org", "<ceo@catchall.test>", False),
+    ("plus tag under the user's catch-all", "carol@example.org", "<ceo+x@catchall.test>", False),
     ("null sender", "alice@example.test", "<>", False),
     ("null sender, other user", "bob@example.test", "<>", False),
     ("the other way round", "bob@example.test", "<alice@example.test>", False),
