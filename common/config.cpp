@@ -466,6 +466,9 @@ const Key relay_keys[] = {
     {"routes", read_routes},
     {"retry", read_retry},
     {"max_queue_time", [](Reader& r, const Node& v, Config& c) { c.relay.max_queue_time = r.duration(v, "5d"); }},
+    {"transaction_deadline", [](Reader& r, const Node& v, Config& c) {
+       c.relay.transaction_deadline = r.duration(v, "10m");
+     }},
     {"connections_per_destination", [](Reader& r, const Node& v, Config& c) {
        c.relay.connections_per_destination = r.integer(v, 1u, 1000u);
      }},

@@ -100,6 +100,9 @@ struct Config {
     std::map<std::string, Endpoint> routes;   // lowercase domain -> next hop
     std::vector<std::chrono::seconds> retry;  // default 1m 5m 15m 1h 2h 4h; the last repeats
     std::chrono::seconds max_queue_time{5 * 86400};
+    // The longest one outbound connection set-up or one transaction may
+    // take, however the peer paces its replies (a tarpit dribbling bytes).
+    std::chrono::seconds transaction_deadline{600};
     std::uint32_t connections_per_destination = 5;  // outbound connections to one next hop
     std::uint32_t max_connections = 100;            // outbound connections in all
   } relay;

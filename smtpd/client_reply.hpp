@@ -13,8 +13,13 @@ namespace aviary::smtpd {
 struct ServerReply {
   int code = 0;          // 0: the peer went away or broke the protocol
   std::vector<std::string> lines;  // the text of each line, without "250-"
-  bool positive() const { return code >= 200 && code < 400; }
-  bool transient() const { return code == 0 || (code >= 400 && code < 500); }
+  // Only 2xx completes a command. 3xx asks for more (354 to DATA, 334 to
+  // AUTH) and is checked by code where it is expected; anywhere else, at
+  // RCPT or after the data, it is no acceptance (RFC 5321 §4.2.1, §4.3.2).
+  bool positive() const { return code >= 200 && code < 300; }
+  // Worth another try: 4xx, a broken peer (code 0), and an unexpected 3xx,
+  // which is a protocol error and no refusal of the mail either.
+  bool transient() const { return code == 0 || (code >= 300 && code < 500); }
   // "550 5.1.1 no such user" on one line, for diagnostics and logs.
   std::string text() const;
   // The RFC 3463 code of the first line ("5.1.1"), or "" when there is none.

@@ -7,27 +7,13 @@
 #include <stdexcept>
 
 #include "common/log.hpp"
+#include "smtpd/host_name.hpp"
 
 namespace aviary::smtpd {
 namespace {
 
 constexpr int type_a = 1, type_mx = 15, type_aaaa = 28, class_in = 1;
 constexpr int rcode_servfail = 2, rcode_nxdomain = 3;
-
-// A domain name in uncompressed wire format (as libunbound hands out rdata).
-std::optional<std::string> wire_name(const unsigned char* p, std::size_t len) {
-  std::string name;
-  std::size_t i = 0;
-  while (i < len) {
-    std::size_t label = p[i++];
-    if (label == 0) return name;  // "" is the root
-    if (label > 63 || i + label > len) return std::nullopt;
-    if (!name.empty()) name += '.';
-    name.append(reinterpret_cast<const char*>(p + i), label);
-    i += label;
-  }
-  return std::nullopt;
-}
 
 void check(int err, const char* what) {
   if (err != 0) throw std::runtime_error(std::string("relay.dns: ") + what + ": " + ub_strerror(err));
@@ -78,8 +64,13 @@ DnsAnswer Resolver::query(const std::string& name, int type) {
       auto* p = reinterpret_cast<const unsigned char*>(result->data[i]);
       auto len = static_cast<std::size_t>(result->len[i]);
       if (type == type_mx && len >= 3) {
-        auto host = wire_name(p + 2, len - 2);
+        // Only LDH host names: the name goes into logs, Remote-MTA and the
+        // bounce text, and a label may hold any octet, CR LF included.
+        auto host = host_name_from_wire(p + 2, len - 2);
         if (host) answer.mx.push_back({static_cast<std::uint16_t>(p[0] << 8 | p[1]), *host});
+        else ++answer.malformed;
+      } else if (type == type_mx) {
+        ++answer.malformed;
       } else if ((type == type_a && len == 4) || (type == type_aaaa && len == 16)) {
         char text[INET6_ADDRSTRLEN];
         if (inet_ntop(type == type_a ? AF_INET : AF_INET6, p, text, sizeof text)) answer.addresses.emplace_back(text);
@@ -124,6 +115,9 @@ Targets find_targets(Resolver& resolver, const NextHop& hop, std::uint16_t smtp_
       out.list.push_back({hop.endpoint.host, hop.endpoint.host, port});
       return out;
     }
+    // Route data is checked like DNS data: a host name or an IP address.
+    if (!is_host_name(hop.endpoint.host))
+      return fail(Targets::Status::temporary, "4.4.3", "the next hop for " + hop.domain + " is not a valid host name");
     hosts.push_back(hop.endpoint.host);
   } else {
     DnsAnswer mx = resolver.mx(hop.domain);
@@ -136,6 +130,13 @@ Targets find_targets(Resolver& resolver, const NextHop& hop, std::uint16_t smtp_
         hosts.push_back(hop.domain);  // RFC 5321 §5.1: the implicit MX
         break;
       case DnsAnswer::Status::ok: {
+        if (mx.mx.empty() && mx.malformed > 0) {
+          // Only unusable names: a DNS mistake that may be fixed, not a
+          // reason to bounce at once (the bounce comes after max_queue_time).
+          log::warning("relay: every MX host name of ", hop.domain, " is malformed");
+          return fail(Targets::Status::temporary, "4.4.3", "malformed MX host names for " + hop.domain);
+        }
+        if (mx.malformed > 0) log::warning("relay: ignoring ", mx.malformed, " malformed MX host name(s) of ", hop.domain);
         MxHosts ordered = order_mx(std::move(mx.mx), random);
         if (ordered.null_mx)
           return fail(Targets::Status::permanent, "5.1.10", "Domain " + hop.domain + " does not accept mail (null MX)");

@@ -22,6 +22,7 @@ struct DnsAnswer {
   enum class Status { ok, no_domain, no_data, temporary };
   Status status = Status::temporary;
   std::vector<MxRecord> mx;
+  std::size_t malformed = 0;           // MX records left out: not a host name
   std::vector<std::string> addresses;  // IP literals
   std::string error;                   // for temporary
 };

@@ -6,23 +6,12 @@
 
 #include "common/address.hpp"
 #include "smtpd/delivery.hpp"
+#include "smtpd/host_name.hpp"
 
 namespace aviary::smtpd {
 namespace {
 
 constexpr std::size_t max_returned_headers = 64 * 1024;
-
-// Keeps a DSN field within the 998-octet line limit and free of CR/LF that
-// a remote server could have put into its reply.
-std::string field_text(std::string_view s, std::size_t max = 900) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\r' || c == '\n') c = ' ';
-    out += c;
-    if (out.size() >= max) break;
-  }
-  return out;
-}
 
 // Folds a long field value at spaces so no line exceeds ~78 octets.
 std::string folded(std::string_view name, std::string_view value) {
@@ -48,7 +37,55 @@ std::string folded(std::string_view name, std::string_view value) {
   return out + "\r\n";
 }
 
+// The length of the UTF-8 sequence at s[i], or 0 if none starts there (RFC
+// 3629 §4: no overlong forms, no surrogates, nothing above U+10FFFF).
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  auto tail = [&](std::size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+    return i + k < s.size() && at(k) >= lo && at(k) <= hi;
+  };
+  unsigned char c = at(0);
+  if (c >= 0xC2 && c <= 0xDF) return tail(1) ? 2 : 0;
+  if (c == 0xE0) return tail(1, 0xA0) && tail(2) ? 3 : 0;
+  if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) return tail(1) && tail(2) ? 3 : 0;
+  if (c == 0xED) return tail(1, 0x80, 0x9F) && tail(2) ? 3 : 0;
+  if (c == 0xF0) return tail(1, 0x90) && tail(2) && tail(3) ? 4 : 0;
+  if (c >= 0xF1 && c <= 0xF3) return tail(1) && tail(2) && tail(3) ? 4 : 0;
+  if (c == 0xF4) return tail(1, 0x80, 0x8F) && tail(2) && tail(3) ? 4 : 0;
+  return 0;
+}
+
 }  // namespace
+
+std::string clean_remote_text(std::string_view s, bool utf8, std::size_t max) {
+  std::string out;
+  out.reserve(std::min(s.size(), max));
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 1;
+    std::string_view piece;
+    if (c == '\r' || c == '\n' || c == '\t') {
+      piece = " ";  // a line break would end the field: no injected lines
+    } else if (c >= 0x20 && c < 0x7F) {
+      piece = s.substr(i, 1);
+    } else if (c >= 0x80 && utf8 && (n = utf8_sequence(s, i)) > 0) {
+      piece = s.substr(i, n);
+    } else {
+      n = 1;
+      piece = "?";  // controls, DEL, 8-bit octets the part's charset cannot carry
+    }
+    if (out.size() + piece.size() > max) break;
+    out += piece;
+    i += n;
+  }
+  return out;
+}
+
+std::string remote_mta_name(std::string_view peer) {
+  std::string_view name = peer.substr(0, peer.find('['));
+  if (name.ends_with('.')) name.remove_suffix(1);
+  return is_host_name(name) ? std::string(name) : std::string();
+}
 
 std::string_view header_section(std::string_view message, std::size_t limit) {
   std::size_t end = message.find("\r\n\r\n");
@@ -85,9 +122,13 @@ std::string build_dsn(const BounceFacts& f, std::string_view original) {
   m += "I'm sorry to have to inform you that your message could not\r\n";
   m += "be delivered to one or more recipients. The details are below.\r\n\r\n";
   for (const auto& r : f.recipients) {
-    m += "<" + r.address + ">: ";
-    if (!r.remote_mta.empty()) m += "host " + r.remote_mta + " said: ";
-    m += field_text(r.diagnostic) + "\r\n\r\n";
+    // Everything the remote side chose (its name from DNS, its reply) is
+    // cleaned: a CR LF in it must not start a line of our own. The line
+    // stays within RFC 5322's 998 octets.
+    std::string line = "<" + r.address + ">: ";
+    if (!r.remote_mta.empty()) line += "host " + clean_remote_text(r.remote_mta, false, 300) + " said: ";
+    line += clean_remote_text(r.diagnostic, utf8, line.size() < 990 ? 990 - line.size() : 0);
+    m += line + "\r\n\r\n";
   }
 
   m += "--" + boundary + "\r\n";
@@ -102,8 +143,10 @@ std::string build_dsn(const BounceFacts& f, std::string_view original) {
     m += "Final-Recipient: " + address_type + r.address + "\r\n";
     m += "Action: failed\r\n";
     m += "Status: " + (r.status.empty() ? std::string("5.0.0") : r.status) + "\r\n";
-    if (!r.remote_mta.empty()) m += "Remote-MTA: dns; " + field_text(r.remote_mta, 255) + "\r\n";
-    m += folded("Diagnostic-Code", std::string(r.remote_reply ? "smtp; " : "X-Aviary; ") + field_text(r.diagnostic));
+    // RFC 3464 §2.3.5: "dns;" takes a DNS name, so a peer known only by
+    // its address gets no Remote-MTA field (the text part still names it).
+    if (std::string mta = remote_mta_name(r.remote_mta); !mta.empty()) m += "Remote-MTA: dns; " + mta + "\r\n";
+    m += folded("Diagnostic-Code", std::string(r.remote_reply ? "smtp; " : "X-Aviary; ") + clean_remote_text(r.diagnostic, utf8));
     m += "Last-Attempt-Date: " + date + "\r\n";
   }
   m += "\r\n";

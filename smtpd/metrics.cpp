@@ -25,6 +25,7 @@ struct Metrics::Families {
   prometheus::Histogram& delivery;
   prometheus::Gauge& map_size;
   prometheus::Gauge& map_used;
+  prometheus::Counter& queue_corrupt;
 };
 
 namespace {
@@ -63,6 +64,9 @@ Metrics::Metrics(prometheus::Registry& r)
           build(prometheus::BuildGauge(), r, "aviary_storage_map_size_bytes", "LMDB map size (storage.map_size)").Add({}),
           build(prometheus::BuildGauge(), r, "aviary_storage_map_used_bytes",
                 "How far into the map the store reaches; writes fail when it reaches the map size")
+              .Add({}),
+          build(prometheus::BuildCounter(), r, "aviary_queue_corrupt_records_total",
+                "Queue records the relay could not decode and skipped (see the log)")
               .Add({}),
       }) {
   add_known_labels(f_->connections, "listener", listener_names);
@@ -122,5 +126,7 @@ void Metrics::delivery_attempt(const std::string& result) {
 }
 
 void Metrics::delivery_duration(std::chrono::duration<double> elapsed) { f_->delivery.Observe(elapsed.count()); }
+
+void Metrics::queue_corrupt_record() { f_->queue_corrupt.Increment(); }
 
 }  // namespace aviary::smtpd

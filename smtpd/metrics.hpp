@@ -40,6 +40,7 @@ class Metrics {
   void storage_usage(std::uint64_t map_size, std::uint64_t map_used);
   void delivery_attempt(const std::string& result);  // delivered, deferred, bounced
   void delivery_duration(std::chrono::duration<double> elapsed);
+  void queue_corrupt_record();  // a queue record the relay cannot decode, skipped
 
  private:
   struct Families;

@@ -67,6 +67,31 @@ struct QueueRunner::Job {
   std::vector<std::string> recipients;
 };
 
+// One worker's share of the connection limits (its destination's and the
+// total), given back however the worker ends: a return, an exception, or
+// its frame destroyed with the io_context at shutdown.
+struct QueueRunner::Slot {
+  QueueRunner& runner;
+  std::string key;
+  std::shared_ptr<bool> alive;
+  bool held = true;
+
+  Slot(QueueRunner& r, std::string k) : runner(r), key(std::move(k)), alive(r.alive_) {}
+  ~Slot() { release(); }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+
+  void release() {
+    if (!held || !*alive) return;
+    held = false;
+    --runner.workers_;
+    auto it = runner.destinations_.find(key);
+    if (it == runner.destinations_.end()) return;
+    --it->second.workers;
+    if (it->second.workers == 0 && it->second.jobs.empty()) runner.destinations_.erase(it);
+  }
+};
+
 QueueRunner::QueueRunner(Services& services, asio::io_context& io)
     : svc_(services),
       strand_(asio::make_strand(io.get_executor())),
@@ -76,7 +101,7 @@ QueueRunner::QueueRunner(Services& services, asio::io_context& io)
   // Opportunistic TLS (RFC 7435): encryption when offered, no
   // authentication of the peer, as with Postfix's "may" level.
   tls_.set_verify_mode(asio::ssl::verify_none);
-  client_settings_ = {services.config.hostname, &services.env, &tls_};
+  client_settings_ = {services.config.hostname, &services.env, &tls_, services.config.relay.transaction_deadline};
   std::string locks = services.config.storage.path + "/locks";
   ::mkdir(locks.c_str(), 0700);
   std::string path = locks + "/queue.lock";
@@ -85,6 +110,7 @@ QueueRunner::QueueRunner(Services& services, asio::io_context& io)
 }
 
 QueueRunner::~QueueRunner() {
+  *alive_ = false;
   dns_pool_.join();
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
@@ -134,10 +160,19 @@ asio::awaitable<void> QueueRunner::poll_loop() {
         {
           storage::ReadTxn txn(svc_.env);
           std::size_t room = max_in_flight - std::min(max_in_flight, in_flight_.size());
-          for (auto id : storage::due_entries(txn, now, room + in_flight_.size())) {
+          for (auto id : storage::due_entries(txn, now, room + in_flight_.size() + corrupt_.size())) {
             if (due.size() >= room) break;
-            if (in_flight_.contains(id)) continue;
-            if (auto entry = storage::find_queued(txn, id)) due.push_back(std::move(*entry));
+            if (in_flight_.contains(id) || corrupt_.contains(id)) continue;
+            // One record that cannot be decoded (corruption, a format from a
+            // newer binary) is skipped, not allowed to stop every delivery.
+            std::string why;
+            if (auto entry = storage::find_queued(txn, id, why)) {
+              due.push_back(std::move(*entry));
+            } else if (!why.empty()) {
+              corrupt_.insert(id);
+              svc_.metrics.queue_corrupt_record();
+              log::error("relay: queue entry ", id, " cannot be read and is skipped until a restart: ", why);
+            }
           }
         }
         for (auto& entry : due) dispatch(std::move(entry));
@@ -204,7 +239,8 @@ void QueueRunner::start_workers() {
       ++dest.workers;
       ++workers_;
       ++workers_running_;
-      asio::co_spawn(strand_, worker(key), [this](std::exception_ptr e) {
+      // The slot is in the coroutine's frame from here on, run or not.
+      asio::co_spawn(strand_, worker(std::make_unique<Slot>(*this, key)), [this](std::exception_ptr e) {
         --workers_running_;
         if (!e) return;
         try {
@@ -212,13 +248,16 @@ void QueueRunner::start_workers() {
         } catch (const std::exception& err) {
           log::error("relay: delivery worker failed: ", err.what());
         }
+        // Its Slot is back; another worker takes what is left.
+        asio::post(strand_, [this] { start_workers(); });
       });
     }
   }
 }
 
-asio::awaitable<void> QueueRunner::worker(std::string key) {
-  Destination& dest = destinations_[key];
+asio::awaitable<void> QueueRunner::worker(std::unique_ptr<Slot> slot) {
+  const std::string key = slot->key;
+  Destination& dest = destinations_[key];  // stays while this worker holds its slot
   std::optional<Targets> targets;
   SmtpClient client(strand_, client_settings_);
   asio::steady_timer idle(strand_);
@@ -234,6 +273,7 @@ asio::awaitable<void> QueueRunner::worker(std::string key) {
     if (dest.jobs.empty() || stopping_) break;
     if (!client.connected()) {
       auto started = std::chrono::steady_clock::now();
+      std::string local_error;  // whatever threw; never leaves a job unsettled
       if (!targets) {
         NextHop hop = dest.hop;
         std::uint16_t port = svc_.config.relay.smtp_port;
@@ -242,18 +282,29 @@ asio::awaitable<void> QueueRunner::worker(std::string key) {
           std::mt19937 random(seed);
           return find_targets(resolver_, hop, port, random);
         };
-        targets = co_await net::offload<Targets>(dns_pool_, lookup);
+        try {
+          targets = co_await net::offload<Targets>(dns_pool_, lookup);
+        } catch (const std::exception& e) {
+          local_error = std::string("local error while looking up the next hop: ") + e.what();
+        }
       }
       std::optional<std::string> why;
       RecipientOutcome failure;
-      if (targets->status != Targets::Status::ok) {
+      if (!targets) {
+        failure = {Outcome::deferred, "4.3.0", local_error, false};
+      } else if (targets->status != Targets::Status::ok) {
         failure = {targets->status == Targets::Status::permanent ? Outcome::failed : Outcome::deferred,
                    targets->status_code, targets->error, false};
       } else {
-        why = co_await client.connect(targets->list);
+        try {
+          why = co_await client.connect(targets->list);
+        } catch (const std::exception& e) {
+          client.disconnect();
+          why = std::string("local error while connecting: ") + e.what();
+        }
         if (why) failure = {Outcome::deferred, "4.4.1", *why, false};
       }
-      if (targets->status != Targets::Status::ok || why) {
+      if (!targets || targets->status != Targets::Status::ok || why) {
         // Every message waiting for this next hop shares the failure.
         svc_.metrics.delivery_duration(std::chrono::steady_clock::now() - started);
         while (!dest.jobs.empty()) {
@@ -270,23 +321,50 @@ asio::awaitable<void> QueueRunner::worker(std::string key) {
     if (dest.jobs.empty()) continue;
     auto job = dest.jobs.front();
     dest.jobs.pop_front();
-    const auto& e = job->round->entry;
-    OutboundMessage message{e.message_id, e.sender, job->recipients, e.blob_id, 0, e.flags};
-    {
-      storage::ReadTxn txn(svc_.env);
-      message.size = storage::blob_size(txn, e.blob_id).value_or(0);
-    }
     auto started = std::chrono::steady_clock::now();
-    std::vector<RecipientOutcome> outcomes = co_await client.send(message);
+    std::vector<RecipientOutcome> outcomes;
+    std::string local_error;
+    try {
+      outcomes = co_await deliver(client, *job);
+    } catch (const std::exception& e) {
+      local_error = e.what();
+    }
+    if (outcomes.size() != job->recipients.size()) {
+      // The job is settled whatever happened; the connection's state is
+      // unknown, so it goes.
+      client.disconnect();
+      outcomes.assign(job->recipients.size(),
+                      {Outcome::deferred, "4.3.0", "local error during delivery: " + local_error, false});
+    }
     svc_.metrics.delivery_duration(std::chrono::steady_clock::now() - started);
     std::string peer = client.peer();
     co_await settle(job, outcomes, peer);
   }
   co_await client.quit();
-  --dest.workers;
-  --workers_;
-  if (dest.workers == 0 && dest.jobs.empty()) destinations_.erase(key);
+  slot->release();
   start_workers();
+}
+
+asio::awaitable<std::vector<RecipientOutcome>> QueueRunner::deliver(SmtpClient& client, const Job& job) {
+  const auto& e = job.round->entry;
+  OutboundMessage message{e.message_id, e.sender, job.recipients, e.blob_id, 0, e.flags};
+  {
+    storage::ReadTxn txn(svc_.env);
+    message.size = storage::blob_size(txn, e.blob_id).value_or(0);
+  }
+  co_return co_await client.send(message);
+}
+
+asio::awaitable<Status> QueueRunner::commit_op(storage::Writer::Op& op) {
+  // A round must end even if the writer throws (it is stopping, memory ran
+  // out): otherwise its entry stays in flight and is never tried again.
+  std::string why;
+  try {
+    co_return co_await net::commit(svc_.writer, op);
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  co_return Error{Errc::storage, why};
 }
 
 asio::awaitable<void> QueueRunner::settle(std::shared_ptr<Job> job, std::vector<RecipientOutcome> outcomes,
@@ -324,7 +402,7 @@ asio::awaitable<void> QueueRunner::settle(std::shared_ptr<Job> job, std::vector<
       }
       return storage::update_queued(txn, *entry);
     };
-    Status s = co_await net::commit(svc_.writer, op);
+    Status s = co_await commit_op(op);
     if (!s) log::error("relay: id=", e.message_id, ": cannot record deliveries: ", s.error().message);
   }
   if (--round->open_jobs == 0) co_await finish(round);
@@ -387,7 +465,7 @@ asio::awaitable<void> QueueRunner::finish(std::shared_ptr<Round> round) {
     }
     return {};
   };
-  Status s = co_await net::commit(svc_.writer, op);
+  Status s = co_await commit_op(op);
   const auto& e = round->entry;
   if (!s) {
     log::error("relay: id=", e.message_id, ": cannot record the attempt: ", s.error().message);

@@ -28,6 +28,7 @@
 #include "smtpd/services.hpp"
 #include "smtpd/smtp_client.hpp"
 #include "storage/queue.hpp"
+#include "storage/writer.hpp"
 
 namespace aviary::smtpd {
 
@@ -48,6 +49,7 @@ class QueueRunner {
  private:
   struct Round;
   struct Job;
+  struct Slot;
   struct Destination {
     NextHop hop;
     std::deque<std::shared_ptr<Job>> jobs;
@@ -59,9 +61,11 @@ class QueueRunner {
   void publish_stats();
   void dispatch(storage::QueueEntry entry);
   void start_workers();
-  asio::awaitable<void> worker(std::string key);
+  asio::awaitable<void> worker(std::unique_ptr<Slot> slot);
+  asio::awaitable<std::vector<RecipientOutcome>> deliver(SmtpClient& client, const Job& job);
   asio::awaitable<void> settle(std::shared_ptr<Job> job, std::vector<RecipientOutcome> outcomes, std::string peer);
   asio::awaitable<void> finish(std::shared_ptr<Round> round);
+  asio::awaitable<Status> commit_op(storage::Writer::Op& op);
 
   Services& svc_;
   net::Executor strand_;
@@ -78,6 +82,10 @@ class QueueRunner {
   // All below only on strand_.
   std::map<std::string, Destination> destinations_;
   std::set<std::uint64_t> in_flight_;
+  std::set<std::uint64_t> corrupt_;  // undecodable entries, logged and counted once
+  // False once this runner is gone: a worker frame destroyed later (with the
+  // io_context, at shutdown) must not give its slot back to it.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::size_t workers_ = 0;
   std::atomic<std::size_t> workers_running_{0};
 };

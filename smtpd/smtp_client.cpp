@@ -44,8 +44,12 @@ RecipientOutcome from_reply(const ServerReply& reply, const std::string& peer) {
   } else {
     out.outcome = Outcome::failed;
   }
+  // RFC 3463 §3.1: the class of the status is the outcome's; an enhanced
+  // code that contradicts the reply code (a "354 2.0.0" to RCPT) is not used.
+  const char cls = out.outcome == Outcome::failed ? '5' : out.outcome == Outcome::deferred ? '4' : '2';
   out.status = reply.enhanced();
-  if (out.status.empty()) out.status = out.outcome == Outcome::failed ? "5.0.0" : out.outcome == Outcome::deferred ? "4.0.0" : "2.0.0";
+  if (out.status.empty() || out.status[0] != cls) out.status = std::string(1, cls) + ".0.0";
+  if (reply.code >= 300 && reply.code < 400) out.status = "4.5.0";  // unexpected intermediate reply
   return out;
 }
 
@@ -56,9 +60,36 @@ RecipientOutcome ours(Outcome outcome, std::string status, std::string diagnosti
 }  // namespace
 
 SmtpClient::SmtpClient(net::Executor executor, const ClientSettings& settings)
-    : executor_(std::move(executor)), settings_(settings) {}
+    : executor_(std::move(executor)), settings_(settings), deadline_(executor_) {}
 
-SmtpClient::~SmtpClient() = default;
+SmtpClient::~SmtpClient() { *alive_ = false; }
+
+struct SmtpClient::Deadline {
+  SmtpClient& client;
+  Deadline(SmtpClient& c, seconds limit) : client(c) { client.arm_deadline(limit); }
+  ~Deadline() { client.disarm_deadline(); }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+};
+
+void SmtpClient::arm_deadline(seconds limit) {
+  deadline_passed_ = false;
+  deadline_limit_ = limit;
+  deadline_.expires_after(limit);
+  // Runs on the client's strand, like the coroutine; `alive` guards a late
+  // expiry after the client is gone.
+  deadline_.async_wait([this, alive = alive_](std::error_code ec) {
+    if (ec || !*alive) return;
+    deadline_passed_ = true;
+    if (conn_) conn_->interrupt(net::Interrupt::timeout);
+  });
+}
+
+void SmtpClient::disarm_deadline() { deadline_.cancel(); }
+
+std::string SmtpClient::deadline_text() const {
+  return peer_ + " took longer than relay.transaction_deadline (" + std::to_string(deadline_limit_.count()) + "s)";
+}
 
 void SmtpClient::drop() {
   if (conn_) conn_->close();
@@ -133,6 +164,7 @@ asio::awaitable<std::optional<std::string>> SmtpClient::open(const Target& targe
   }
   conn_ = std::make_unique<net::Connection>(std::move(socket));
   dirty_ = false;
+  Deadline deadline(*this, settings_.transaction_deadline);
   try {
     ServerReply greeting = co_await read_reply(greeting_timeout);
     if (greeting.code != 220) {
@@ -165,6 +197,8 @@ asio::awaitable<std::optional<std::string>> SmtpClient::open(const Target& targe
           co_await conn_->start_tls_client(*settings_.tls, target.host);
         } catch (const std::exception&) {
           drop();
+          // Not retried in plaintext: the peer was too slow, not TLS broken.
+          if (deadline_passed_) co_return deadline_text() + " while greeting";
           co_return "TLS handshake failed";
         }
         conn_->discard_buffered();
@@ -178,6 +212,7 @@ asio::awaitable<std::optional<std::string>> SmtpClient::open(const Target& targe
     }
   } catch (const std::system_error& e) {
     drop();
+    if (deadline_passed_) co_return deadline_text() + " while greeting";
     co_return "lost connection with " + peer_ + " while greeting: " + e.code().message();
   }
   co_return std::nullopt;
@@ -199,6 +234,9 @@ asio::awaitable<void> SmtpClient::send_body(const OutboundMessage& m) {
       more = stream.next({}, *body, piece, piece_size);
       if (stream.octets() > before) storage::release_mapped(body->substr(before, stream.octets() - before));
     }
+    // After the deadline an interrupted connection still takes writes for a
+    // few seconds each; a slow reader must not stretch that piece by piece.
+    if (deadline_passed_) throw std::system_error(asio::error::timed_out);
     if (!piece.empty()) co_await conn_->write(piece);
     if (!more) break;
   }
@@ -238,6 +276,8 @@ asio::awaitable<std::vector<RecipientOutcome>> SmtpClient::send(const OutboundMe
   if (eight_bit) mail += " BODY=8BITMIME";
   if (utf8) mail += " SMTPUTF8";
 
+  Deadline deadline(*this, settings_.transaction_deadline);
+  std::string why;
   try {
     if (dirty_) {
       std::string rset = "RSET";
@@ -321,16 +361,22 @@ asio::awaitable<std::vector<RecipientOutcome>> SmtpClient::send(const OutboundMe
       if (r.outcome == Outcome::delivered) r = o;
     co_return out;
   } catch (const std::system_error& e) {
-    std::string why = "lost connection with " + peer_ + ": " + e.code().message();
-    drop();
-    for (auto& r : out)
-      if (r.diagnostic.empty() || r.outcome == Outcome::delivered) r = ours(Outcome::deferred, "4.4.2", why);
-    co_return out;
+    why = deadline_passed_ ? deadline_text() : "lost connection with " + peer_ + ": " + e.code().message();
+  } catch (const std::exception& e) {
+    // Not the peer: our side failed mid-transaction (the body was deleted
+    // by `aviaryctl queue del`, the store failed). The connection is in an
+    // unknown state, maybe inside DATA: it is dropped, never ended with ".".
+    why = std::string("local error during the transaction with ") + peer_ + ": " + e.what();
   }
+  drop();
+  for (auto& r : out)
+    if (r.diagnostic.empty() || r.outcome == Outcome::delivered) r = ours(Outcome::deferred, "4.4.2", why);
+  co_return out;
 }
 
 asio::awaitable<void> SmtpClient::quit() {
   if (!conn_) co_return;
+  Deadline deadline(*this, quit_timeout);
   try {
     std::string quit = "QUIT";
     ServerReply bye = co_await command(quit, quit_timeout);

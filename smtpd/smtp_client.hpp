@@ -8,6 +8,8 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ssl/context.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -43,6 +45,8 @@ struct ClientSettings {
   std::string hostname;  // for EHLO
   storage::Env* env = nullptr;  // where the bodies are
   asio::ssl::context* tls = nullptr;  // null: never STARTTLS
+  // relay.transaction_deadline: one connection set-up, one transaction.
+  std::chrono::seconds transaction_deadline{600};
 };
 
 class SmtpClient {
@@ -61,6 +65,8 @@ class SmtpClient {
   // connection defers what is not settled and leaves the client unconnected.
   asio::awaitable<std::vector<RecipientOutcome>> send(const OutboundMessage& message);
   asio::awaitable<void> quit();
+  // Closes the connection without QUIT (its state is unknown).
+  void disconnect() { drop(); }
 
  private:
   asio::awaitable<std::optional<std::string>> open(const Target& target, bool use_tls);
@@ -68,6 +74,14 @@ class SmtpClient {
   asio::awaitable<ServerReply> command(const std::string& line, std::chrono::seconds timeout);
   asio::awaitable<void> send_body(const OutboundMessage& message);
   void drop();
+  // The per-read timeouts bound each wait, not the sum: a peer sending a
+  // byte now and then would hold the worker forever. A Deadline bounds a
+  // whole set-up or transaction; when it passes, the connection is
+  // interrupted and every later wait on it fails.
+  struct Deadline;
+  void arm_deadline(std::chrono::seconds limit);
+  void disarm_deadline();
+  std::string deadline_text() const;
 
   net::Executor executor_;
   ClientSettings settings_;
@@ -75,6 +89,10 @@ class SmtpClient {
   Extensions ext_;
   std::string peer_;
   bool dirty_ = false;  // a transaction was left open: RSET first
+  asio::steady_timer deadline_;
+  std::chrono::seconds deadline_limit_{0};
+  bool deadline_passed_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace aviary::smtpd

@@ -50,6 +50,16 @@ QueueEntry decode(std::uint64_t id, std::string_view raw) {
   return e;
 }
 
+// decode, for scans: a record that cannot be decoded is nullopt, not a throw.
+std::optional<QueueEntry> try_decode(std::uint64_t id, std::string_view raw, std::string* why = nullptr) {
+  try {
+    return decode(id, raw);
+  } catch (const Failure& e) {
+    if (why) *why = e.what();
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 std::uint64_t enqueue(WriteTxn& txn, std::string_view sender, const std::vector<std::string>& recipients,
@@ -73,6 +83,12 @@ std::optional<QueueEntry> find_queued(const Txn& txn, std::uint64_t id) {
   auto raw = txn.get(Table::queue, be64(id));
   if (!raw) return std::nullopt;
   return decode(id, *raw);
+}
+
+std::optional<QueueEntry> find_queued(const Txn& txn, std::uint64_t id, std::string& why) {
+  auto raw = txn.get(Table::queue, be64(id));
+  if (!raw) return std::nullopt;
+  return try_decode(id, *raw, &why);
 }
 
 std::vector<std::uint64_t> due_entries(const Txn& txn, std::int64_t now, std::size_t limit) {
@@ -104,10 +120,11 @@ Status remove_queued(WriteTxn& txn, std::uint64_t id) {
   return {};
 }
 
-std::vector<QueueEntry> list_queue(const Txn& txn) {
+std::vector<QueueEntry> list_queue(const Txn& txn, std::vector<std::uint64_t>* corrupt) {
   std::vector<QueueEntry> out;
   txn.scan(Table::queue, {}, [&](std::string_view key, std::string_view raw) {
-    out.push_back(decode(read_be64(key), raw));
+    if (auto e = try_decode(read_be64(key), raw)) out.push_back(std::move(*e));
+    else if (corrupt) corrupt->push_back(read_be64(key));
     return true;
   });
   return out;
@@ -118,8 +135,9 @@ QueueStats queue_stats(const Txn& txn) {
   stats.messages = txn.count(Table::queue);
   // Ids grow with time, so the first entry is the oldest.
   txn.scan(Table::queue, {}, [&](std::string_view key, std::string_view raw) {
-    stats.oldest_created = decode(read_be64(key), raw).created;
-    return false;
+    auto e = try_decode(read_be64(key), raw);
+    if (e) stats.oldest_created = e->created;
+    return !e;  // past an undecodable record to the first readable one
   });
   return stats;
 }

@@ -47,7 +47,7 @@ pop3_command_sources=(
   storage/queue.cpp storage/resolve.cpp storage/schema.cpp storage/txn.cpp storage/writer.cpp
 )
 smtp_reply_sources=(
-  smtpd/client_reply.cpp smtpd/dsn.cpp smtpd/delivery.cpp smtpd/message_buffer.cpp
+  smtpd/client_reply.cpp smtpd/dsn.cpp smtpd/delivery.cpp smtpd/host_name.cpp smtpd/message_buffer.cpp
   common/address.cpp common/log.cpp
   storage/blob.cpp storage/codec.cpp storage/directory.cpp storage/env.cpp storage/mailbox.cpp
   storage/queue.cpp storage/resolve.cpp storage/schema.cpp storage/txn.cpp storage/writer.cpp

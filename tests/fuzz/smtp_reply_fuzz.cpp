@@ -6,6 +6,9 @@
 // reply is checked, parsed as an EHLO reply, and its text used as the
 // diagnostic of a bounce, which must stay well-formed: every line CRLF
 // terminated, none over 998 octets, no header injected by the server.
+// The first line's text also stands for the peer's name as DNS gave it
+// (MX data is just as hostile, issue 11 item 24): Remote-MTA may only
+// carry a host name, and the us-ascii report only printable ASCII.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +17,7 @@
 
 #include "smtpd/client_reply.hpp"
 #include "smtpd/dsn.hpp"
+#include "smtpd/host_name.hpp"
 
 namespace {
 
@@ -39,7 +43,8 @@ void check_reply(const ServerReply& r) {
   f.sender = "alice@a.test";
   f.queue_id = "Q";
   f.bounce_id = "B";
-  f.recipients.push_back({"bob@b.test", enhanced, r.text(), true, "mx.b.test[127.0.0.3]"});
+  std::string name = r.lines.empty() ? "mx.b.test" : r.lines.front();
+  f.recipients.push_back({"bob@b.test", enhanced, r.text(), true, name + "[127.0.0.3]"});
   std::string m = build_dsn(f, "Subject: x\r\n\r\nbody\r\n");
   std::size_t start = 0;
   while (start < m.size()) {
@@ -50,6 +55,14 @@ void check_reply(const ServerReply& r) {
     CHECK(line.find('\n') == std::string_view::npos && line.find('\r') == std::string_view::npos,
           "bare CR or LF in the bounce");
     CHECK(!line.starts_with("Injected:"), "the server injected a header");
+    for (char c : line) {
+      auto u = static_cast<unsigned char>(c);
+      CHECK((u >= 0x20 && u < 0x7F) || u == '\t', "a control or 8-bit octet in the us-ascii bounce");
+    }
+    if (line.starts_with("Remote-MTA: ")) {
+      CHECK(line.starts_with("Remote-MTA: dns; "), "Remote-MTA without the dns type");
+      CHECK(is_host_name(line.substr(17)), "Remote-MTA is not a host name");
+    }
     start = end + 2;
   }
 }

@@ -53,7 +53,10 @@ TEST(Dsn, DeliveryStatusFieldsPerRecipient) {
   EXPECT_TRUE(has_line(m, "Final-Recipient: rfc822; bob@b.test"));
   EXPECT_TRUE(has_line(m, "Action: failed"));
   EXPECT_TRUE(has_line(m, "Status: 5.1.1"));
-  EXPECT_TRUE(has_line(m, "Remote-MTA: dns; mx.b.test[127.0.0.3]"));
+  // RFC 3464 §2.3.5: a DNS name, never "name[ip]" (the text part keeps the address).
+  EXPECT_TRUE(has_line(m, "Remote-MTA: dns; mx.b.test"));
+  EXPECT_EQ(m.find("Remote-MTA: dns; mx.b.test["), std::string::npos);
+  EXPECT_NE(m.find("host mx.b.test[127.0.0.3] said: 550 5.1.1"), std::string::npos);
   EXPECT_TRUE(has_line(m, "Diagnostic-Code: smtp; 550 5.1.1 <bob@b.test>: no such user"));
   EXPECT_TRUE(has_line(m, "Final-Recipient: rfc822; carol@c.test"));
   EXPECT_TRUE(has_line(m, "Status: 5.1.10"));
@@ -93,6 +96,93 @@ TEST(Dsn, EveryLineEndsInCrlfAndStaysShort) {
     start = end + 2;
   }
   EXPECT_FALSE(has_line(m, "Injected: header"));
+}
+
+// Every line of a bounce: CRLF-terminated, at most 998 octets, no bare CR
+// or LF, and (for a us-ascii report) nothing but printable ASCII and TAB.
+void expect_well_formed(const std::string& m, bool ascii) {
+  std::size_t start = 0;
+  while (start < m.size()) {
+    std::size_t end = m.find("\r\n", start);
+    ASSERT_NE(end, std::string::npos) << "unterminated last line";
+    std::string line = m.substr(start, end - start);
+    EXPECT_LE(line.size(), 998u);
+    EXPECT_EQ(line.find_first_of("\r\n"), std::string::npos) << line;
+    if (ascii) {
+      for (char c : line) {
+        auto u = static_cast<unsigned char>(c);
+        EXPECT_TRUE((u >= 0x20 && u < 0x7F) || u == '\t') << "octet " << int(u) << " in: " << line;
+      }
+    }
+    start = end + 2;
+  }
+}
+
+TEST(Dsn, HostileRemoteNameAndReplyInjectNothing) {
+  // Issue 11 item 24: an MX name from DNS with CR LF in it went into the
+  // text part as "host <name> said:", starting a line of its own.
+  auto f = facts();
+  f.recipients[0].remote_mta = "mx\r\nX-Injected: yes\r\n.b.test[127.0.0.3]";
+  f.recipients[0].diagnostic = "550 5.1.1 no\rX-Injected: cr\nX-Injected: lf \x01\x7f\xff\xc3(";
+  std::string m = build_dsn(f, original);
+  expect_well_formed(m, true);
+  EXPECT_EQ(m.find("\r\nX-Injected"), std::string::npos);
+  EXPECT_NE(m.find("host mx  X-Injected: yes  .b.test[127.0.0.3] said: 550 5.1.1 no X-Injected: cr X-Injected: lf \?\?\?\?("),
+            std::string::npos);
+  // Not a DNS name: no Remote-MTA at all.
+  EXPECT_EQ(m.find("Remote-MTA:"), std::string::npos);
+}
+
+TEST(Dsn, LongAddressAndNameKeepTheTextLineShort) {
+  auto f = facts();
+  f.recipients[0].address = std::string(64, 'l') + "@" + std::string(180, 'd') + ".test";
+  f.recipients[0].remote_mta = std::string(250, 'h') + "[127.0.0.3]";
+  f.recipients[0].diagnostic = "550 " + std::string(2000, 'x');
+  expect_well_formed(build_dsn(f, original), true);
+}
+
+TEST(Dsn, RemoteMtaOnlyForDnsNames) {
+  EXPECT_EQ(remote_mta_name("mx.b.test[127.0.0.3]"), "mx.b.test");
+  EXPECT_EQ(remote_mta_name("mx.b.test"), "mx.b.test");
+  EXPECT_EQ(remote_mta_name("mx.b.test.[2001:db8::1]"), "mx.b.test");
+  EXPECT_EQ(remote_mta_name("127.0.0.3[127.0.0.3]"), "");  // a route to an address
+  EXPECT_EQ(remote_mta_name("[127.0.0.3]"), "");
+  EXPECT_EQ(remote_mta_name("2001:db8::1[2001:db8::1]"), "");
+  EXPECT_EQ(remote_mta_name("mx\r\nX: y.b.test[127.0.0.3]"), "");
+  EXPECT_EQ(remote_mta_name(""), "");
+}
+
+TEST(Dsn, AddressOnlyPeerHasNoRemoteMta) {
+  auto f = facts();
+  f.recipients[0].remote_mta = "192.0.2.9[192.0.2.9]";
+  std::string m = build_dsn(f, original);
+  EXPECT_EQ(m.find("Remote-MTA:"), std::string::npos);
+  EXPECT_NE(m.find("host 192.0.2.9[192.0.2.9] said:"), std::string::npos);
+}
+
+TEST(CleanRemoteText, Table) {
+  struct Case {
+    std::string in;
+    bool utf8;
+    std::size_t max;
+    std::string out;
+  } cases[] = {
+      {"250 ok", false, 900, "250 ok"},
+      {"a\r\nb", false, 900, "a  b"},
+      {"a\rb\nc\td", false, 900, "a b c d"},
+      {std::string("nul\0bell\a", 9), false, 900, "nul?bell?"},
+      {"del\x7f", false, 900, "del?"},
+      {"caf\xc3\xa9", false, 900, "caf??"},           // 8-bit in a us-ascii part
+      {"caf\xc3\xa9", true, 900, "caf\xc3\xa9"},      // valid UTF-8 in a global one
+      {"\xc3(", true, 900, "?("},                      // a broken sequence
+      {"\xc0\xaf", true, 900, "??"},                  // overlong "/"
+      {"\xed\xa0\x80", true, 900, "???"},            // a surrogate
+      {"\xf4\x90\x80\x80", true, 900, "????"},      // above U+10FFFF
+      {"\xf0\x9f\x93\xa7 mail", true, 900, "\xf0\x9f\x93\xa7 mail"},
+      {"abcdef", false, 4, "abcd"},
+      {"ab\xc3\xa9", true, 3, "ab"},                 // never half a character
+  };
+  for (const auto& c : cases) EXPECT_EQ(clean_remote_text(c.in, c.utf8, c.max), c.out) << c.in;
 }
 
 TEST(Dsn, InternationalAddressesUseTheGlobalTypes) {

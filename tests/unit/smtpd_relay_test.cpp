@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 #include <set>
+#include <string_view>
 
 #include "common/config.hpp"
 #include "smtpd/client_reply.hpp"
+#include "smtpd/host_name.hpp"
 #include "smtpd/retry.hpp"
 #include "smtpd/route.hpp"
 
@@ -119,6 +122,65 @@ TEST(OrderMx, DuplicateHostsAreTriedOnce) {
   EXPECT_EQ(hosts.hosts, (std::vector<std::string>{"mx.b.test"}));
 }
 
+// host names from DNS and route data (issue 11 item 24) --------------------------------
+
+TEST(HostName, OnlyLettersDigitsHyphens) {
+  struct Case {
+    std::string name;
+    bool ok;
+  } cases[] = {
+      {"mx.b.test", true},
+      {"MX1.B.Test.", true},  // the root dot
+      {"localhost", true},
+      {"xn--bcher-kva.test", true},
+      {"3com.test", true},  // RFC 1123 §2.1: a leading digit is fine
+      {"a-b.test", true},
+      {std::string(63, 'a') + ".test", true},
+      {std::string(64, 'a') + ".test", false},
+      {"", false},
+      {".", false},
+      {"mx..b.test", false},
+      {".mx.b.test", false},
+      {"-mx.b.test", false},
+      {"mx-.b.test", false},
+      {"mx_1.b.test", false},
+      {"mx b.test", false},
+      {"mx\r\nX-Injected: yes.b.test", false},
+      {"mx.b.test\n", false},
+      {"m\xc3\xa9x.b.test", false},
+      {"[127.0.0.1]", false},
+      {"192.0.2.1", false},  // RFC 3696 §2: an all-numeric last label is an address
+      {"mx.b.test[192.0.2.1]", false},
+  };
+  for (const auto& c : cases) EXPECT_EQ(is_host_name(c.name), c.ok) << c.name;
+  std::string long_name;
+  while (long_name.size() < 250) long_name += "abcdefghi.";
+  long_name += "test";  // 254 octets
+  EXPECT_FALSE(is_host_name(long_name));
+  EXPECT_TRUE(is_host_name(long_name.substr(10)));
+}
+
+std::optional<std::string> from_wire(std::string_view wire) {
+  return host_name_from_wire(reinterpret_cast<const unsigned char*>(wire.data()), wire.size());
+}
+
+TEST(HostName, FromWireFormat) {
+  using namespace std::string_view_literals;
+  EXPECT_EQ(from_wire("\x02mx\x01" "b\x04test\x00"sv), "mx.b.test");
+  EXPECT_EQ(from_wire("\x02MX\x04TEST\x00"sv), "mx.test");
+  EXPECT_EQ(from_wire("\x00"sv), "");  // the root: null MX
+  // One label "mx\r\nX-Injected: yes" (bytes a zone can hold), then b.test.
+  EXPECT_EQ(from_wire("\x13mx\r\nX-Injected: yes\x01" "b\x04test\x00"sv), std::nullopt);
+  // A label with a dot inside would read as two labels.
+  EXPECT_EQ(from_wire("\x04mx.b\x04test\x00"sv), std::nullopt);
+  EXPECT_EQ(from_wire("\x02mx\x04te"sv), std::nullopt);          // truncated
+  EXPECT_EQ(from_wire("\x02mx\x04test"sv), std::nullopt);        // no root label
+  EXPECT_EQ(from_wire("\xc0\x0c"sv), std::nullopt);              // a compression pointer
+  EXPECT_EQ(from_wire("\x03m_x\x04test\x00"sv), std::nullopt);
+  EXPECT_EQ(from_wire("\x03\xc3\xa9x\x04test\x00"sv), std::nullopt);
+  EXPECT_EQ(from_wire("\x03" "192\x01" "0\x01" "2\x01" "1\x00"sv), std::nullopt);  // numeric
+}
+
 // retry -----------------------------------------------------------------------------
 
 TEST(Retry, FollowsTheScheduleThenRepeatsTheLastStep) {
@@ -173,6 +235,20 @@ TEST(ServerReply, ClassesAndEnhancedCodes) {
   EXPECT_EQ(later.enhanced(), "4.3.0");
   EXPECT_EQ(assemble({"250 ok"}).enhanced(), "");
   EXPECT_EQ(assemble({"554 5.7.1x nope"}).enhanced(), "");
+}
+
+TEST(ServerReply, OnlyTwoHundredsAreSuccess) {
+  // Issue 11 item 27: a 3xx at RCPT or after the data is no acceptance.
+  for (auto line : {"354 go ahead", "334 VXNlcm5hbWU6", "300 what", "399 odd"}) {
+    ServerReply r = assemble({line});
+    EXPECT_FALSE(r.positive()) << line;
+    EXPECT_TRUE(r.transient()) << line;  // a protocol error: tried again, not bounced
+  }
+  EXPECT_TRUE(assemble({"250 2.1.5 ok"}).positive());
+  EXPECT_TRUE(assemble({"251 2.1.5 will forward"}).positive());
+  EXPECT_TRUE(assemble({"299 odd but fine"}).positive());
+  EXPECT_FALSE(assemble({"450 4.2.0 later"}).positive());
+  EXPECT_FALSE(assemble({"550 5.1.1 no"}).transient());
 }
 
 TEST(ServerReply, MalformedLinesBreakTheReply) {
