@@ -68,6 +68,5 @@ std::size_t deliver_generated(storage::WriteTxn& txn, std::string_view message, 
 
 // How many "Received:" fields the header section has (RFC 5321 §6.3 loops).
 std::size_t received_count(std::string_view message);
-inline constexpr std::size_t max_received_headers = 50;
 
 }  // namespace aviary::smtpd

@@ -200,6 +200,10 @@ void QueueRunner::dispatch(storage::QueueEntry entry) {
   const auto& e = round->entry;
   in_flight_.insert(e.id);
 
+  // The session refused more than max_hops at DATA; the stored copy also
+  // holds our own Received: field. This catches what came in before a
+  // lower limit was set.
+  const std::size_t max_hops = svc_.config.smtpd.max_hops + 1;
   std::size_t hops = 0;
   {
     storage::ReadTxn txn(svc_.env);
@@ -209,10 +213,10 @@ void QueueRunner::dispatch(storage::QueueEntry entry) {
   std::map<std::string, std::shared_ptr<Job>> jobs;
   for (const auto& r : e.recipients) {
     if (r.status != storage::RecipientStatus::pending) continue;
-    if (hops > max_received_headers) {
+    if (hops > max_hops) {
       round->failed.push_back({r.address, "5.4.6",
                                "mail forwarding loop: " + std::to_string(hops) + " Received: headers (limit " +
-                                   std::to_string(max_received_headers) + ")",
+                                   std::to_string(max_hops) + ")",
                                false, ""});
       continue;
     }

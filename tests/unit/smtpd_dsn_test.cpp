@@ -203,7 +203,6 @@ TEST(ReceivedCount, CountsOnlyHeaderFields) {
   for (int i = 0; i < 51; ++i) m += "Received: from hop" + std::to_string(i) + "\r\n";
   m += "RECEIVED: shouting\r\nSubject: x\r\n\r\nReceived: in the body\r\n";
   EXPECT_EQ(received_count(m), 52u);
-  EXPECT_GT(received_count(m), max_received_headers);
 }
 
 class DeliverGenerated : public test::StoreTest {};
