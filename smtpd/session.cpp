@@ -3,7 +3,7 @@
 // Read a command, answer it from the table, do the I/O the answer asks for
 // (DATA, BDAT, STARTTLS), repeat. Replies are queued and flushed when no
 // more pipelined input is waiting (RFC 2920), so a pipelined group costs one
-// write.
+// write, or when they pass Connection::flush_threshold.
 //
 // GCC 12 destroys temporaries in a co_await expression twice (PR 99576 and
 // kin): coroutines here are only ever called with named objects.
@@ -48,7 +48,7 @@ class Session {
         Reply goodbye(421, "4.3.2", svc_.config.hostname + " Service shutting down");
         co_return co_await close_with(goodbye);
       }
-      if (!conn_.has_buffered_line()) co_await conn_.flush();
+      if (conn_.should_flush()) co_await conn_.flush();
       control_.idle = state_.phase == Phase::connected || state_.phase == Phase::greeted;
       conn_.set_timeout(svc_.config.smtpd.command_timeout);
       net::Line line = co_await conn_.read_line(max_command_line);

@@ -51,6 +51,12 @@ class Connection {
 
   // Queued output goes out with flush(), so pipelined replies share a write.
   void queue(std::string_view bytes) { out_ += bytes; }
+  // When a session should flush before its next read: no complete command is
+  // waiting (RFC 2920 §3.1: the client may wait for these replies), or the
+  // replies queued so far pass a few KiB, so that a client that pipelines
+  // and never reads holds a bounded amount of the server's memory.
+  bool should_flush() const { return !has_buffered_line() || out_.size() >= flush_threshold; }
+  static constexpr std::size_t flush_threshold = 8 * 1024;
   asio::awaitable<void> flush();
   // Flushes, then writes `bytes` straight from the caller's buffer (no copy:
   // for large message pieces). `bytes` must stay valid until it returns.
