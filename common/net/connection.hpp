@@ -11,6 +11,7 @@
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -71,6 +72,12 @@ class Connection {
 
   // Every read or write after this must finish within `limit`.
   void set_timeout(std::chrono::steady_clock::duration limit);
+  // And no read or write lasts past `at` (the whole-session or the DATA
+  // deadline), however busy the client keeps the connection. Once the
+  // connection is interrupted the deadline no longer applies: the last
+  // words (a 421) get their own few seconds.
+  void set_deadline(std::chrono::steady_clock::time_point at) { deadline_ = at; }
+  std::chrono::steady_clock::time_point deadline() const { return deadline_; }
   // Ends the current and every later wait (e.g. shutdown of an idle session).
   void interrupt(Interrupt why);
   Interrupt interrupted() const { return interrupted_; }
@@ -83,17 +90,37 @@ class Connection {
   asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer);
   asio::awaitable<void> write_all(asio::const_buffer bytes);
   void arm();
+  // Interrupts with Interrupt::timeout and throws if the deadline has passed.
+  void check_deadline();
 
   Socket socket_;
   std::unique_ptr<asio::ssl::stream<Socket&>> tls_;
   asio::steady_timer watchdog_;
   std::chrono::steady_clock::duration timeout_ = std::chrono::minutes(5);
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   Interrupt interrupted_ = Interrupt::none;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   asio::ip::tcp::endpoint peer_;
   std::string in_;
   std::size_t in_start_ = 0;
   std::string out_;
+};
+
+// DeadlineScope - a tighter deadline for one phase of a session (DATA must
+// end within smtpd.data_deadline), the old one again when the phase ends.
+class DeadlineScope {
+ public:
+  DeadlineScope(Connection& conn, std::chrono::steady_clock::duration limit)
+      : conn_(conn), saved_(conn.deadline()) {
+    conn.set_deadline(std::min(saved_, std::chrono::steady_clock::now() + limit));
+  }
+  ~DeadlineScope() { conn_.set_deadline(saved_); }
+  DeadlineScope(const DeadlineScope&) = delete;
+  DeadlineScope& operator=(const DeadlineScope&) = delete;
+
+ private:
+  Connection& conn_;
+  std::chrono::steady_clock::time_point saved_;
 };
 
 // "[ip]" or "ip" without the port, for logs and Received headers.
