@@ -413,6 +413,9 @@ const Key smtpd_keys[] = {
     {"max_connections", [](Reader& r, const Node& v, Config& c) {
        c.smtpd.max_connections = r.integer(v, 1u, 1000000u);
      }},
+    {"max_submission_connections", [](Reader& r, const Node& v, Config& c) {
+       c.smtpd.max_submission_connections = r.integer(v, 1u, 1000000u);
+     }},
     {"max_connections_per_ip", [](Reader& r, const Node& v, Config& c) {
        c.smtpd.max_connections_per_ip = r.integer(v, 1u, 1000000u);
      }},
@@ -423,6 +426,11 @@ const Key smtpd_keys[] = {
     {"max_hops", [](Reader& r, const Node& v, Config& c) { c.smtpd.max_hops = r.integer(v, 1u, 1000u); }},
     {"command_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.command_timeout = r.duration(v, "5m"); }},
     {"data_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.data_timeout = r.duration(v, "3m"); }},
+    {"stress_command_timeout", [](Reader& r, const Node& v, Config& c) {
+       c.smtpd.stress_command_timeout = r.duration(v, "10s");
+     }},
+    {"session_deadline", [](Reader& r, const Node& v, Config& c) { c.smtpd.session_deadline = r.duration(v, "30m"); }},
+    {"data_deadline", [](Reader& r, const Node& v, Config& c) { c.smtpd.data_deadline = r.duration(v, "15m"); }},
     {"shutdown_timeout", [](Reader& r, const Node& v, Config& c) { c.smtpd.shutdown_timeout = r.duration(v, "30s"); }},
     {"auth_failure_delay", [](Reader& r, const Node& v, Config& c) {
        c.smtpd.auth_failure_delay = r.duration(v, "2s");

@@ -60,14 +60,21 @@ struct Config {
     std::uint32_t max_recipients = 100;
     std::optional<Endpoint> metrics;    // default 127.0.0.1:9101; "" disables
     std::uint32_t io_threads = 0;       // 0 = one per core
-    std::uint32_t max_connections = 1000;
-    std::uint32_t max_connections_per_ip = 50;
+    std::uint32_t max_connections = 1000;             // port 25 sessions
+    std::uint32_t max_submission_connections = 200;   // 587 and 465 sessions, a pool of their own
+    std::uint32_t max_connections_per_ip = 50;        // per pool; IPv6 counts per /64
     std::uint32_t max_errors = 10;      // then the session is closed
     std::uint32_t junk_command_limit = 100;  // NOOP/RSET/VRFY/EXPN/HELP without mail, then 421
     std::uint32_t max_hops = 50;        // more Received: fields than this: 554 5.4.0 (a loop)
     // RFC 5321 §4.5.3.2: at least 5 minutes for a command, 3 for each data block.
     std::chrono::seconds command_timeout{300};
     std::chrono::seconds data_timeout{180};
+    // At 80% of a pool's limit (net::stress_percent) every read gets at most this.
+    std::chrono::seconds stress_command_timeout{10};
+    // Whatever the client does, a session ends after session_deadline, and
+    // one message's data (DATA, or one BDAT chunk) must arrive within data_deadline.
+    std::chrono::seconds session_deadline{30 * 60};
+    std::chrono::seconds data_deadline{15 * 60};
     // SIGTERM: how long open transactions may take before 421.
     std::chrono::seconds shutdown_timeout{30};
     // AUTH on the submission listeners: a failure is answered after this

@@ -20,6 +20,17 @@ std::string openssl_error() {
   return text;
 }
 
+// Mozilla's "intermediate" configuration (ssl-config.mozilla.org, v5.7)
+// for TLS 1.2; TLS 1.3 keeps OpenSSL's default suites, all of them AEAD.
+// This is for every listener (25, 587, 465, 110, 995). The relay's client
+// context keeps OpenSSL's wide default: opportunistic TLS with an old MX
+// still beats plain text (RFC 7435).
+constexpr const char* server_tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+
 }  // namespace
 
 std::shared_ptr<asio::ssl::context> make_server_tls(const std::string& certificate, const std::string& private_key) {
@@ -27,6 +38,13 @@ std::shared_ptr<asio::ssl::context> make_server_tls(const std::string& certifica
   SSL_CTX* ctx = context->native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Forward secrecy and AEAD only for TLS 1.2 (TLS 1.3 has nothing else):
+  // no static-RSA key exchange, no CBC, no SHA-1 MACs.
+  if (SSL_CTX_set_cipher_list(ctx, server_tls12_ciphers) != 1) {
+    throw std::runtime_error(std::string("TLS cipher list: ") + openssl_error());
+  }
+  // The DHE suites of the list use the RFC 7919 group that fits the key.
+  SSL_CTX_set_dh_auto(ctx, 1);
   if (SSL_CTX_use_certificate_chain_file(ctx, certificate.c_str()) != 1) {
     throw std::runtime_error("tls.certificate " + certificate + ": " + openssl_error());
   }

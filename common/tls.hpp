@@ -14,7 +14,8 @@ class context;
 
 namespace aviary {
 
-// TLS 1.2 or newer, certificate chain and key from PEM files. Throws
+// TLS 1.2 or newer with Mozilla's "intermediate" cipher list (forward
+// secret AEAD suites only), certificate chain and key from PEM files. Throws
 // std::runtime_error naming the file when one cannot be used.
 std::shared_ptr<asio::ssl::context> make_server_tls(const std::string& certificate, const std::string& private_key);
 

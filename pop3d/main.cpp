@@ -36,11 +36,12 @@ void serve(const Config& config) {
   pop3d::Services services{config, env, writer, metrics, authenticator, tls, lock_dir};
 
   const auto& p = config.pop3d;
-  net::Server server("pop3d", p.io_threads, p.max_connections, p.max_connections_per_ip);
+  net::Server server("pop3d", p.io_threads);
+  auto pool = server.add_pool(p.max_connections, p.max_connections_per_ip);
   std::string refusal = pop3d::format(pop3d::Reply::failure("Too many connections, try later", "SYS/TEMP"));
   auto listen = [&](const std::vector<Endpoint>& endpoints, pop3d::ListenerInfo info) {
     for (const auto& endpoint : endpoints) {
-      server.listen(endpoint, [&services, info](net::Socket socket, std::shared_ptr<net::SessionControl> control) {
+      server.listen(endpoint, pool, [&services, info](net::Socket socket, std::shared_ptr<net::SessionControl> control) {
         return pop3d::run_session(std::move(socket), services, info, std::move(control));
       }, refusal);
     }

@@ -41,18 +41,24 @@ void serve(const Config& config) {
                                    config.password);
   smtpd::Services services{config, env, writer, metrics, tls != nullptr, spill_dir, &authenticator, {}};
 
-  net::Server server("smtpd", config.smtpd.io_threads, config.smtpd.max_connections, config.smtpd.max_connections_per_ip);
+  const auto& c = config.smtpd;
+  net::Server server("smtpd", c.io_threads);
+  // Separate pools: a flood of MX connections on port 25 must not lock the
+  // users out of submission (587, 465), nor the other way round.
+  auto mx_pool = server.add_pool(c.max_connections, c.max_connections_per_ip);
+  auto submission_pool = server.add_pool(c.max_submission_connections, c.max_connections_per_ip);
   std::string refusal = smtpd::format(smtpd::Reply(421, "4.7.0", config.hostname + " Error: too many connections, try later"));
-  auto listen = [&](const std::vector<Endpoint>& endpoints, smtpd::ListenerInfo info) {
+  auto listen = [&](const std::vector<Endpoint>& endpoints, const std::shared_ptr<net::SessionPool>& pool,
+                    smtpd::ListenerInfo info) {
     for (const auto& endpoint : endpoints) {
-      server.listen(endpoint, [&services, tls, info](net::Socket socket, std::shared_ptr<net::SessionControl> control) {
+      server.listen(endpoint, pool, [&services, tls, info](net::Socket socket, std::shared_ptr<net::SessionControl> control) {
         return smtpd::run_session(std::move(socket), services, info, tls, std::move(control));
       }, refusal);
     }
   };
-  listen(config.smtpd.listen, {smtpd::ListenerKind::mx, "smtp"});
-  listen(config.smtpd.submission, {smtpd::ListenerKind::submission, "submission"});
-  listen(config.smtpd.submissions, {smtpd::ListenerKind::submissions, "submissions"});
+  listen(c.listen, mx_pool, {smtpd::ListenerKind::mx, "smtp"});
+  listen(c.submission, submission_pool, {smtpd::ListenerKind::submission, "submission"});
+  listen(c.submissions, submission_pool, {smtpd::ListenerKind::submissions, "submissions"});
   smtpd::QueueRunner relay(services, server.io());
   relay.start();
   services.relay_wakeup = [&relay] { relay.wake(); };

@@ -3,7 +3,7 @@
 // Read a command, answer it from the table, do the I/O the answer asks for
 // (DATA, BDAT, STARTTLS), repeat. Replies are queued and flushed when no
 // more pipelined input is waiting (RFC 2920), so a pipelined group costs one
-// write.
+// write, or when they pass Connection::flush_threshold.
 //
 // GCC 12 destroys temporaries in a co_await expression twice (PR 99576 and
 // kin): coroutines here are only ever called with named objects.
@@ -48,9 +48,9 @@ class Session {
         Reply goodbye(421, "4.3.2", svc_.config.hostname + " Service shutting down");
         co_return co_await close_with(goodbye);
       }
-      if (!conn_.has_buffered_line()) co_await conn_.flush();
+      if (conn_.should_flush()) co_await conn_.flush();
       control_.idle = state_.phase == Phase::connected || state_.phase == Phase::greeted;
-      conn_.set_timeout(svc_.config.smtpd.command_timeout);
+      conn_.set_timeout(read_timeout(svc_.config.smtpd.command_timeout));
       net::Line line = co_await conn_.read_line(max_command_line);
       control_.idle = false;
       ++commands_;
@@ -95,6 +95,13 @@ class Session {
 
  private:
   void send(const Reply& reply) { conn_.queue(format(reply)); }
+
+  // Postfix's stress mode: while the pool is nearly full, every new read
+  // gets at most smtpd.stress_command_timeout, so that idle and slow
+  // clients make room for new ones.
+  std::chrono::seconds read_timeout(std::chrono::seconds normal) const {
+    return control_.under_stress() ? std::min(normal, svc_.config.smtpd.stress_command_timeout) : normal;
+  }
 
   asio::awaitable<void> close_with(const Reply& reply) {
     send(reply);
@@ -155,7 +162,8 @@ class Session {
     co_await conn_.flush();
     auto body = std::make_unique<MessageBuffer>(svc_.spill_dir, memory_per_message);
     DataReader reader(svc_.config.smtpd.max_message_size, *body);
-    conn_.set_timeout(svc_.config.smtpd.data_timeout);
+    net::DeadlineScope data_deadline(conn_, svc_.config.smtpd.data_deadline);
+    conn_.set_timeout(read_timeout(svc_.config.smtpd.data_timeout));
     while (!reader.done()) {
       if (conn_.buffered().empty()) co_await conn_.fill();
       conn_.consume(reader.feed(conn_.buffered()));
@@ -180,7 +188,8 @@ class Session {
     bool keep = reply.code == 250;
     Transaction& txn = state_.txn;
     if (keep && !txn.chunks) txn.chunks = std::make_unique<MessageBuffer>(svc_.spill_dir, memory_per_message);
-    conn_.set_timeout(svc_.config.smtpd.data_timeout);
+    net::DeadlineScope data_deadline(conn_, svc_.config.smtpd.data_deadline);
+    conn_.set_timeout(read_timeout(svc_.config.smtpd.data_timeout));
     while (left > 0) {
       if (conn_.buffered().empty()) co_await conn_.fill();
       std::string_view piece = conn_.buffered().substr(0, left);
@@ -310,6 +319,8 @@ class Session {
 asio::awaitable<void> run_session(net::Socket socket, Services& services, ListenerInfo listener,
                                   std::shared_ptr<ServerTls> tls, std::shared_ptr<net::SessionControl> control) {
   net::Connection conn(std::move(socket));
+  // However busy the client keeps it, no session holds its slot for longer.
+  conn.set_deadline(std::chrono::steady_clock::now() + services.config.smtpd.session_deadline);
   control->connection = &conn;
   const std::string peer = net::address_text(conn.peer());
   const std::string name = listener.name;

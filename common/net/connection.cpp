@@ -27,7 +27,10 @@ Connection::~Connection() {
 void Connection::set_timeout(std::chrono::steady_clock::duration limit) { timeout_ = limit; }
 
 void Connection::arm() {
-  watchdog_.expires_after(timeout_);
+  auto now = std::chrono::steady_clock::now();
+  auto expiry = now + timeout_;
+  if (interrupted_ == Interrupt::none) expiry = std::min(expiry, deadline_);
+  watchdog_.expires_at(expiry);
   // The handler may run after this object is gone; it checks first.
   watchdog_.async_wait([this, alive = alive_](std::error_code ec) {
     if (ec || !*alive) return;
@@ -41,6 +44,13 @@ void Connection::interrupt(Interrupt why) {
   socket_.cancel(ignored);
 }
 
+void Connection::check_deadline() {
+  // A client that always has a byte ready must not outrun the watchdog.
+  if (interrupted_ != Interrupt::none || std::chrono::steady_clock::now() < deadline_) return;
+  interrupt(Interrupt::timeout);
+  throw std::system_error(asio::error::operation_aborted);
+}
+
 void Connection::close() {
   std::error_code ignored;
   watchdog_.cancel();
@@ -49,6 +59,7 @@ void Connection::close() {
 }
 
 asio::awaitable<std::size_t> Connection::read_some(asio::mutable_buffer buffer) {
+  check_deadline();
   if (interrupted_ != Interrupt::none) throw std::system_error(asio::error::operation_aborted);
   arm();
   std::size_t n = tls_ ? co_await tls_->async_read_some(buffer, asio::use_awaitable)
@@ -124,6 +135,7 @@ asio::awaitable<void> Connection::write(std::string_view bytes) {
 asio::awaitable<void> Connection::write_all(asio::const_buffer bytes) {
   // After an interruption the last words (a 421) still go out, but a peer
   // that does not read gets only a short while to take them.
+  check_deadline();
   if (interrupted_ != Interrupt::none) timeout_ = std::min<std::chrono::steady_clock::duration>(timeout_, std::chrono::seconds(5));
   arm();
   if (tls_) {
@@ -135,6 +147,7 @@ asio::awaitable<void> Connection::write_all(asio::const_buffer bytes) {
 }
 
 asio::awaitable<void> Connection::start_tls(asio::ssl::context& context) {
+  check_deadline();
   tls_ = std::make_unique<asio::ssl::stream<Socket&>>(socket_, context);
   arm();
   co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);

@@ -11,6 +11,7 @@
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -51,6 +52,12 @@ class Connection {
 
   // Queued output goes out with flush(), so pipelined replies share a write.
   void queue(std::string_view bytes) { out_ += bytes; }
+  // When a session should flush before its next read: no complete command is
+  // waiting (RFC 2920 §3.1: the client may wait for these replies), or the
+  // replies queued so far pass a few KiB, so that a client that pipelines
+  // and never reads holds a bounded amount of the server's memory.
+  bool should_flush() const { return !has_buffered_line() || out_.size() >= flush_threshold; }
+  static constexpr std::size_t flush_threshold = 8 * 1024;
   asio::awaitable<void> flush();
   // Flushes, then writes `bytes` straight from the caller's buffer (no copy:
   // for large message pieces). `bytes` must stay valid until it returns.
@@ -65,6 +72,12 @@ class Connection {
 
   // Every read or write after this must finish within `limit`.
   void set_timeout(std::chrono::steady_clock::duration limit);
+  // And no read or write lasts past `at` (the whole-session or the DATA
+  // deadline), however busy the client keeps the connection. Once the
+  // connection is interrupted the deadline no longer applies: the last
+  // words (a 421) get their own few seconds.
+  void set_deadline(std::chrono::steady_clock::time_point at) { deadline_ = at; }
+  std::chrono::steady_clock::time_point deadline() const { return deadline_; }
   // Ends the current and every later wait (e.g. shutdown of an idle session).
   void interrupt(Interrupt why);
   Interrupt interrupted() const { return interrupted_; }
@@ -77,17 +90,37 @@ class Connection {
   asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer);
   asio::awaitable<void> write_all(asio::const_buffer bytes);
   void arm();
+  // Interrupts with Interrupt::timeout and throws if the deadline has passed.
+  void check_deadline();
 
   Socket socket_;
   std::unique_ptr<asio::ssl::stream<Socket&>> tls_;
   asio::steady_timer watchdog_;
   std::chrono::steady_clock::duration timeout_ = std::chrono::minutes(5);
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   Interrupt interrupted_ = Interrupt::none;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   asio::ip::tcp::endpoint peer_;
   std::string in_;
   std::size_t in_start_ = 0;
   std::string out_;
+};
+
+// DeadlineScope - a tighter deadline for one phase of a session (DATA must
+// end within smtpd.data_deadline), the old one again when the phase ends.
+class DeadlineScope {
+ public:
+  DeadlineScope(Connection& conn, std::chrono::steady_clock::duration limit)
+      : conn_(conn), saved_(conn.deadline()) {
+    conn.set_deadline(std::min(saved_, std::chrono::steady_clock::now() + limit));
+  }
+  ~DeadlineScope() { conn_.set_deadline(saved_); }
+  DeadlineScope(const DeadlineScope&) = delete;
+  DeadlineScope& operator=(const DeadlineScope&) = delete;
+
+ private:
+  Connection& conn_;
+  std::chrono::steady_clock::time_point saved_;
 };
 
 // "[ip]" or "ip" without the port, for logs and Received headers.

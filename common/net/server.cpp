@@ -5,6 +5,7 @@
 #include <asio/detached.hpp>
 #include <asio/ip/v6_only.hpp>
 #include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -12,27 +13,43 @@
 #include <thread>
 
 #include "common/log.hpp"
+#include "common/net/admission.hpp"
 #include "common/notify.hpp"
 
 namespace aviary::net {
 
-bool SessionTable::admit(const std::string& ip, const std::shared_ptr<SessionControl>& control) {
+bool SessionPool::admit(const std::string& client) {
   std::lock_guard lock(mutex_);
-  if (sessions_.size() >= max_total_) return false;
-  auto& count = per_ip_[ip];
-  if (count >= max_per_ip_) {
-    if (count == 0) per_ip_.erase(ip);
+  if (active_ >= max_total_) return false;
+  auto& count = per_client_[client];
+  if (count >= max_per_client_) {
+    if (count == 0) per_client_.erase(client);
     return false;
   }
   ++count;
-  sessions_.insert(control);
+  ++active_;
   return true;
 }
 
-void SessionTable::leave(const std::string& ip, const std::shared_ptr<SessionControl>& control) {
+void SessionPool::leave(const std::string& client) {
+  std::lock_guard lock(mutex_);
+  --active_;
+  if (auto it = per_client_.find(client); it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+}
+
+bool SessionPool::under_stress() const {
+  std::lock_guard lock(mutex_);
+  return net::under_stress(active_, max_total_);
+}
+
+void SessionTable::add(const std::shared_ptr<SessionControl>& control) {
+  std::lock_guard lock(mutex_);
+  sessions_.insert(control);
+}
+
+void SessionTable::remove(const std::shared_ptr<SessionControl>& control) {
   std::lock_guard lock(mutex_);
   sessions_.erase(control);
-  if (auto it = per_ip_.find(ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
 }
 
 std::size_t SessionTable::size() const {
@@ -53,22 +70,28 @@ void SessionTable::stop_all(bool force) {
 struct Server::Acceptor {
   asio::ip::tcp::acceptor socket;
   Endpoint endpoint;
+  std::shared_ptr<SessionPool> pool;
   SessionFn session;
   std::string refusal;
 };
 
-Server::Server(std::string name, unsigned io_threads, std::uint32_t max_connections, std::uint32_t max_per_ip)
+Server::Server(std::string name, unsigned io_threads)
     : name_(std::move(name)),
       threads_(io_threads ? io_threads : std::max(1u, std::thread::hardware_concurrency())),
       io_(static_cast<int>(threads_)),
-      signals_(io_, SIGTERM, SIGINT),
-      sessions_(max_connections, max_per_ip) {}
+      signals_(io_, SIGTERM, SIGINT) {}
 
 Server::~Server() = default;
 
-void Server::listen(const Endpoint& endpoint, SessionFn session, std::string refusal) {
+std::shared_ptr<SessionPool> Server::add_pool(std::uint32_t max_connections, std::uint32_t max_per_ip) {
+  pools_.push_back(std::make_shared<SessionPool>(max_connections, max_per_ip));
+  return pools_.back();
+}
+
+void Server::listen(const Endpoint& endpoint, std::shared_ptr<SessionPool> pool, SessionFn session, std::string refusal) {
   asio::ip::tcp::endpoint ep(asio::ip::make_address(endpoint.host), endpoint.port);
-  auto acceptor = std::make_unique<Acceptor>(Acceptor{asio::ip::tcp::acceptor(io_), endpoint, std::move(session), std::move(refusal)});
+  auto acceptor = std::make_unique<Acceptor>(
+      Acceptor{asio::ip::tcp::acceptor(io_), endpoint, std::move(pool), std::move(session), std::move(refusal)});
   try {
     acceptor->socket.open(ep.protocol());
     acceptor->socket.set_option(asio::ip::tcp::acceptor::reuse_address(true));
@@ -83,36 +106,75 @@ void Server::listen(const Endpoint& endpoint, SessionFn session, std::string ref
 }
 
 asio::awaitable<void> Server::accept_loop(Acceptor& acceptor) {
+  asio::steady_timer pause(io_);
+  bool backing_off = false;  // log an episode of failures once, not every 100 ms
+  const std::string where = acceptor.endpoint.to_string();
   for (;;) {
     Socket socket(asio::make_strand(io_.get_executor()));
-    co_await acceptor.socket.async_accept(socket, asio::use_awaitable);
-    std::error_code ec;
-    auto peer = socket.remote_endpoint(ec);
-    if (ec) continue;
-    std::string ip = address_text(peer);
-    auto control = std::make_shared<SessionControl>(socket.get_executor());
-    if (!sessions_.admit(ip, control)) {
-      log::warning(name_, ": refused [", ip, "]: too many connections");
-      auto shared = std::make_shared<Socket>(std::move(socket));
-      asio::async_write(*shared, asio::buffer(acceptor.refusal), [shared](std::error_code, std::size_t) {
-        std::error_code ignored;
-        shared->shutdown(asio::socket_base::shutdown_both, ignored);
-        shared->close(ignored);
-      });
+    std::error_code error;
+    co_await acceptor.socket.async_accept(socket, asio::redirect_error(asio::use_awaitable, error));
+    if (error) {
+      switch (on_accept_error(error)) {
+        case AcceptAction::stop: co_return;
+        case AcceptAction::retry: continue;
+        case AcceptAction::back_off: break;
+      }
+      if (!backing_off) log::warning(name_, ": accept on ", where, ": ", error.message(), "; retrying every 100 ms");
+      backing_off = true;
+      pause.expires_after(std::chrono::milliseconds(100));
+      std::error_code ignored;
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      if (!acceptor.socket.is_open()) co_return;
       continue;
     }
-    auto executor = socket.get_executor();
-    asio::co_spawn(executor, acceptor.session(std::move(socket), control),
-                   [this, ip, control](std::exception_ptr e) {
-                     sessions_.leave(ip, control);
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& err) {
-                       log::error(name_, ": session with [", ip, "] ended: ", err.what());
-                     }
-                   });
+    if (backing_off) log::info(name_, ": accepting on ", where, " again");
+    backing_off = false;
+    try {
+      start_session(acceptor, std::move(socket));
+    } catch (const std::exception& e) {
+      // E.g. no memory for the session: that client is lost, the listener is not.
+      log::error(name_, ": connection on ", where, " dropped: ", e.what());
+    }
   }
+}
+
+void Server::start_session(Acceptor& acceptor, Socket socket) {
+  std::error_code ec;
+  auto peer = socket.remote_endpoint(ec);
+  if (ec) return;  // reset before we got to it
+  std::string ip = address_text(peer);
+  std::string client = client_key(ip);
+  auto& pool = acceptor.pool;
+  if (!pool->admit(client)) {
+    log::warning(name_, ": refused [", ip, "] on ", acceptor.endpoint.to_string(), ": too many connections");
+    auto shared = std::make_shared<Socket>(std::move(socket));
+    asio::async_write(*shared, asio::buffer(acceptor.refusal), [shared](std::error_code, std::size_t) {
+      std::error_code ignored;
+      shared->shutdown(asio::socket_base::shutdown_both, ignored);
+      shared->close(ignored);
+    });
+    return;
+  }
+  std::shared_ptr<SessionControl> control;
+  try {
+    control = std::make_shared<SessionControl>(socket.get_executor(), pool);
+    sessions_.add(control);
+  } catch (...) {
+    pool->leave(client);
+    throw;
+  }
+  auto executor = socket.get_executor();
+  asio::co_spawn(executor, acceptor.session(std::move(socket), control),
+                 [this, ip, client, pool, control](std::exception_ptr e) {
+                   sessions_.remove(control);
+                   pool->leave(client);
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& err) {
+                     log::error(name_, ": session with [", ip, "] ended: ", err.what());
+                   }
+                 });
 }
 
 asio::awaitable<void> Server::stop_on_signal(std::chrono::seconds grace) {

@@ -1,6 +1,7 @@
 // server.hpp - what both daemons do around their sessions: listen, admit
 // within connection limits, run the I/O threads, and stop gracefully on
-// SIGTERM/SIGINT.
+// SIGTERM/SIGINT. A listener never stops on an accept() error (it backs off
+// when out of descriptors or memory, see admission.hpp).
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -21,32 +22,52 @@
 
 namespace aviary::net {
 
+// A pool of sessions with its own limits, in total and per client (an IPv4
+// address or an IPv6 /64, see client_key). smtpd keeps MX (port 25) and
+// submission (587, 465) in separate pools, so that a flood on one cannot
+// lock users out of the other. Thread-safe.
+class SessionPool {
+ public:
+  SessionPool(std::uint32_t max_total, std::uint32_t max_per_client)
+      : max_total_(max_total), max_per_client_(max_per_client) {}
+
+  // `client` is a client_key(); false when a limit is reached.
+  bool admit(const std::string& client);
+  void leave(const std::string& client);
+  // At or above stress_percent of max_total: new reads get shorter timeouts.
+  bool under_stress() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::uint32_t max_total_;
+  std::uint32_t max_per_client_;
+  std::uint32_t active_ = 0;
+  std::map<std::string, std::uint32_t> per_client_;
+};
+
 // What the server knows of a running session. Only touched on the
-// session's strand, except `executor`, which never changes.
+// session's strand, except `executor` and `pool`, which never change.
 struct SessionControl {
-  explicit SessionControl(Executor ex) : executor(std::move(ex)) {}
+  SessionControl(Executor ex, std::shared_ptr<const SessionPool> p) : executor(std::move(ex)), pool(std::move(p)) {}
   Executor executor;
+  std::shared_ptr<const SessionPool> pool;  // the pool this session counts in
   Connection* connection = nullptr;  // set by the session while it runs
   bool idle = false;                 // waiting for a command, nothing half done
   bool stopping = false;             // shutting down: finish, then say goodbye
+  bool under_stress() const { return pool && pool->under_stress(); }
 };
 
-// Running sessions, and limits on how many (in total and per client IP).
+// Every running session of the server, whatever its pool: for shutdown.
 class SessionTable {
  public:
-  SessionTable(std::uint32_t max_total, std::uint32_t max_per_ip) : max_total_(max_total), max_per_ip_(max_per_ip) {}
-
-  bool admit(const std::string& ip, const std::shared_ptr<SessionControl>& control);
-  void leave(const std::string& ip, const std::shared_ptr<SessionControl>& control);
+  void add(const std::shared_ptr<SessionControl>& control);
+  void remove(const std::shared_ptr<SessionControl>& control);
   std::size_t size() const;
   // Idle sessions are interrupted now; busy ones finish first unless `force`.
   void stop_all(bool force);
 
  private:
   mutable std::mutex mutex_;
-  std::uint32_t max_total_;
-  std::uint32_t max_per_ip_;
-  std::map<std::string, std::uint32_t> per_ip_;
   std::set<std::shared_ptr<SessionControl>> sessions_;
 };
 
@@ -54,12 +75,14 @@ using SessionFn = std::function<asio::awaitable<void>(Socket, std::shared_ptr<Se
 
 class Server {
  public:
-  Server(std::string name, unsigned io_threads, std::uint32_t max_connections, std::uint32_t max_per_ip);
+  Server(std::string name, unsigned io_threads);
   ~Server();
 
-  // Binds now (throws on failure); accepts once run() starts. `refusal` is
-  // the whole line sent to a client over the connection limits.
-  void listen(const Endpoint& endpoint, SessionFn session, std::string refusal);
+  // A pool for listen(); one pool may serve several listeners.
+  std::shared_ptr<SessionPool> add_pool(std::uint32_t max_connections, std::uint32_t max_per_ip);
+  // Binds now (throws on failure); accepts once run() starts. Sessions count
+  // in `pool`; `refusal` is the whole line sent to a client over its limits.
+  void listen(const Endpoint& endpoint, std::shared_ptr<SessionPool> pool, SessionFn session, std::string refusal);
   // Until SIGTERM/SIGINT; then no new connections, `grace` for the open
   // ones, then they are interrupted.
   void run(std::chrono::seconds grace);
@@ -71,6 +94,8 @@ class Server {
  private:
   struct Acceptor;
   asio::awaitable<void> accept_loop(Acceptor& acceptor);
+  // Admits (or refuses) one accepted client and spawns its session.
+  void start_session(Acceptor& acceptor, Socket socket);
   asio::awaitable<void> stop_on_signal(std::chrono::seconds grace);
 
   std::string name_;
@@ -79,6 +104,7 @@ class Server {
   // Made with the server, before any thread runs, so no signal is missed.
   asio::signal_set signals_;
   SessionTable sessions_;
+  std::vector<std::shared_ptr<SessionPool>> pools_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   struct Background {
     std::function<void()> stop;

@@ -115,6 +115,10 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.smtpd.command_timeout, 300s);
   EXPECT_EQ(c.smtpd.data_timeout, 180s);
   EXPECT_EQ(c.smtpd.max_connections, 1000u);
+  EXPECT_EQ(c.smtpd.max_submission_connections, 200u);
+  EXPECT_EQ(c.smtpd.stress_command_timeout, 10s);
+  EXPECT_EQ(c.smtpd.session_deadline, 30min);
+  EXPECT_EQ(c.smtpd.data_deadline, 15min);
   EXPECT_EQ(c.smtpd.metrics, (Endpoint{"127.0.0.1", 9101}));
   EXPECT_EQ(c.pop3d.listen, both(110));
   EXPECT_TRUE(c.pop3d.tls_listen.empty());
@@ -190,12 +194,16 @@ max_recipients = 100000
 metrics = ""
 io_threads = 3
 max_connections = 20
+max_submission_connections = 7
 max_connections_per_ip = 2
 max_errors = 4
 junk_command_limit = 7
 max_hops = 30
 command_timeout = "2s"
 data_timeout = "1m"
+stress_command_timeout = "3s"
+session_deadline = "1h"
+data_deadline = "20m"
 shutdown_timeout = "10s"
 [pop3d]
 listen = []
@@ -234,6 +242,10 @@ parallelism = 4
   EXPECT_EQ(c.smtpd.max_hops, 30u);
   EXPECT_EQ(c.smtpd.command_timeout, 2s);
   EXPECT_EQ(c.smtpd.data_timeout, 60s);
+  EXPECT_EQ(c.smtpd.max_submission_connections, 7u);
+  EXPECT_EQ(c.smtpd.stress_command_timeout, 3s);
+  EXPECT_EQ(c.smtpd.session_deadline, 1h);
+  EXPECT_EQ(c.smtpd.data_deadline, 20min);
   EXPECT_EQ(c.smtpd.shutdown_timeout, 10s);
   EXPECT_TRUE(c.pop3d.listen.empty());
   EXPECT_TRUE(c.pop3d.allow_plaintext_auth);
