@@ -10,8 +10,9 @@ for the NOOPs a stalled prober could not send; see corrected()).
 Each stormer comes from its own address: one address gets only
 max_concurrent_auth_per_ip (3) logins checked at a time, and the storm is
 about the I/O threads, not that limit (test_throttle.DelayTest covers it).
-The right-password logins share accounts with the wrong ones; all 50 are
-checked before any failure is counted, so no account delay applies.
+The right-password logins share accounts with the wrong ones: one checked
+after a failure of its account waits out that account's delay (at most
+auth_max_delay) and still gets 235.
 """
 
 import math
