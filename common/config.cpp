@@ -438,6 +438,10 @@ const Key smtpd_keys[] = {
     {"max_auth_failures", [](Reader& r, const Node& v, Config& c) {
        c.smtpd.max_auth_failures = r.integer(v, 1u, 1000000u);
      }},
+    {"auth_max_delay", [](Reader& r, const Node& v, Config& c) { c.smtpd.auth_max_delay = r.duration(v, "15s"); }},
+    {"max_concurrent_auth_per_ip", [](Reader& r, const Node& v, Config& c) {
+       c.smtpd.max_concurrent_auth_per_ip = r.integer(v, 1u, 1000u);
+     }},
 };
 
 const Key pop3d_keys[] = {
@@ -462,6 +466,10 @@ const Key pop3d_keys[] = {
      }},
     {"max_auth_failures", [](Reader& r, const Node& v, Config& c) {
        c.pop3d.max_auth_failures = r.integer(v, 1u, 1000000u);
+     }},
+    {"auth_max_delay", [](Reader& r, const Node& v, Config& c) { c.pop3d.auth_max_delay = r.duration(v, "15s"); }},
+    {"max_concurrent_auth_per_ip", [](Reader& r, const Node& v, Config& c) {
+       c.pop3d.max_concurrent_auth_per_ip = r.integer(v, 1u, 1000u);
      }},
 };
 

@@ -77,10 +77,16 @@ struct Config {
     std::chrono::seconds data_deadline{15 * 60};
     // SIGTERM: how long open transactions may take before 421.
     std::chrono::seconds shutdown_timeout{30};
-    // AUTH on the submission listeners: a failure is answered after this
-    // delay; an address with this many failures in 15 minutes gets 454.
+    // AUTH on the submission listeners (as Dovecot): a failure is answered
+    // after auth_failure_delay, and delays later attempts from its address
+    // and for its account by that, doubling per failure up to
+    // auth_max_delay; an address with max_auth_failures failures in an
+    // hour gets 454 outright. At most max_concurrent_auth_per_ip logins of
+    // one address (IPv6: one /64) are checked at a time.
     std::chrono::seconds auth_failure_delay{2};
-    std::uint32_t max_auth_failures = 10;
+    std::chrono::seconds auth_max_delay{15};
+    std::uint32_t max_auth_failures = 100;
+    std::uint32_t max_concurrent_auth_per_ip = 3;
   } smtpd;
 
   struct Pop3d {
@@ -91,13 +97,16 @@ struct Config {
     std::uint32_t io_threads = 0;      // 0 = one per core
     std::uint32_t max_connections = 1000;
     std::uint32_t max_connections_per_ip = 50;
-    std::uint32_t max_errors = 10;     // unknown or bad commands, then the session is closed
+    std::uint32_t max_errors = 20;     // unknown commands and syntax errors (as Dovecot), then closed
     std::chrono::seconds idle_timeout{600};  // RFC 1939 §3: autologout at least 10 minutes
     std::chrono::seconds shutdown_timeout{10};
-    // A wrong password is answered after this delay; an address with this
-    // many failures in 15 minutes is refused until they age out.
+    // Logins, as for smtpd above: the pause after a failure, the growing
+    // delay it adds to later attempts (at most auth_max_delay), the ban
+    // threshold per address and hour, logins of one address at a time.
     std::chrono::seconds auth_failure_delay{2};
-    std::uint32_t max_auth_failures = 10;
+    std::chrono::seconds auth_max_delay{15};
+    std::uint32_t max_auth_failures = 100;
+    std::uint32_t max_concurrent_auth_per_ip = 3;
   } pop3d;
 
   struct Relay {

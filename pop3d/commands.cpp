@@ -2,7 +2,7 @@
 #include "pop3d/commands.hpp"
 
 #include <algorithm>
-#include <charconv>
+#include <limits>
 #include <optional>
 #include <utility>
 #include <variant>
@@ -21,25 +21,35 @@ struct Command {
 
 Reply ok(std::string text = {}) { return Reply::success(std::move(text)); }
 Reply err(std::string text, std::string code = {}) { return Reply::failure(std::move(text), std::move(code)); }
+// An unknown command or a syntax error: counts toward pop3d.max_errors.
+Reply bad(std::string text) { return Reply::bad(std::move(text)); }
 
 Reply plaintext_refused() {
   return err("Plaintext authentication disallowed on non-secure (TLS) connections", "AUTH");
 }
 
-// A message number argument (RFC 1939 §3: "msg" is a decimal number).
+// A number argument (RFC 1939 §3: "msg" and TOP's "n" are decimal
+// numbers), of any length: a number past 2^64 is well formed too, and
+// saturates (no such message; for TOP, every line).
 std::optional<std::size_t> number(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  constexpr std::size_t max = std::numeric_limits<std::size_t>::max();
   std::size_t n = 0;
-  if (text.empty() || text.size() > 10) return std::nullopt;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    auto digit = static_cast<std::size_t>(c - '0');
+    n = n > (max - digit) / 10 ? max : n * 10 + digit;
+  }
   return n;
 }
 
 // The message a TRANSACTION command names, or the -ERR explaining why not.
+// Only an argument that is no number is a syntax error; a number naming no
+// message is a well-formed command answered -ERR, not counted as bad.
 std::variant<std::size_t, Reply> message_arg(const SessionState& s, std::string_view arg) {
   auto n = number(arg);
-  if (!n) return err("Invalid message number: " + std::string(arg));
-  if (!s.maildrop->exists(*n)) return err("There is no message " + std::to_string(*n));
+  if (!n) return bad("Invalid message number: " + std::string(arg));
+  if (!s.maildrop->exists(*n)) return err("There is no message " + std::string(arg));
   if (s.maildrop->is_deleted(*n)) return err("Message " + std::to_string(*n) + " is deleted");
   return *n;
 }
@@ -67,7 +77,7 @@ Reply capa(SessionState& s, std::string_view) {
 
 Reply user(SessionState& s, std::string_view args) {
   if (!s.login_allowed()) return plaintext_refused();
-  if (args.empty()) return err("Syntax: USER name");
+  if (args.empty()) return bad("Syntax: USER name");
   s.user = std::string(args);
   return ok();
 }
@@ -107,7 +117,7 @@ Reply auth(SessionState& s, std::string_view args) {
 Reply stls(SessionState& s, std::string_view args) {
   if (!s.tls_available) return err("STLS is not available");
   if (s.tls) return err("TLS is already active");
-  if (!args.empty()) return err("Syntax: STLS");
+  if (!args.empty()) return bad("Syntax: STLS");
   Reply r = ok("Begin TLS negotiation");
   r.next = Next::start_tls;
   return r;
@@ -162,7 +172,7 @@ Reply retr(SessionState& s, std::string_view args) {
 Reply top(SessionState& s, std::string_view args) {
   auto [msg, lines] = split(args);
   auto count = number(lines);
-  if (msg.empty() || !count) return err("Syntax: TOP msg n");
+  if (msg.empty() || !count) return bad("Syntax: TOP msg n");
   auto m = message_arg(s, msg);
   if (auto* e = std::get_if<Reply>(&m)) return *e;
   Reply r = ok();
@@ -213,7 +223,11 @@ const Command* lookup(const Command (&table)[N], std::string_view verb) {
 Reply plain_response(std::string_view response) {
   if (response == "*") return err("Authentication cancelled");
   auto credentials = decode_plain(response);
-  if (!credentials) return err("Invalid SASL PLAIN response", "AUTH");
+  if (!credentials) {
+    Reply r = err("Invalid SASL PLAIN response", "AUTH");
+    r.bad_command = true;  // a syntax error, like a malformed command
+    return r;
+  }
   Reply r = ok();
   r.next = Next::authenticate;
   r.user = credentials->user;
@@ -227,12 +241,13 @@ Reply handle_command(SessionState& state, std::string_view line) {
   std::transform(verb.begin(), verb.end(), verb.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   if (state.state == State::authorization) {
     if (auto* c = lookup(authorization_commands, verb)) return c->handler(state, args);
-    if (lookup(transaction_commands, verb)) return err("Not logged in");
+    // RFC 1939 §3: a command of another state is unknown in this one.
+    if (lookup(transaction_commands, verb)) return bad("Not logged in");
   } else {
     if (auto* c = lookup(transaction_commands, verb)) return c->handler(state, args);
-    if (lookup(authorization_commands, verb)) return err("Already logged in");
+    if (lookup(authorization_commands, verb)) return bad("Already logged in");
   }
-  return err("Unknown command " + verb);
+  return bad("Unknown command " + verb);
 }
 
 }  // namespace aviary::pop3d

@@ -31,8 +31,7 @@ void serve(const Config& config) {
   pop3d::Metrics metrics(metrics_server.registry());
   storage::Writer writer(env);
   asio::thread_pool hashing(std::max(1u, std::thread::hardware_concurrency()));
-  net::Authenticator authenticator(env, hashing, config.pop3d.max_auth_failures, config.pop3d.auth_failure_delay,
-                                   config.password);
+  net::Authenticator authenticator(env, hashing, net::auth_policy(config.pop3d), config.password);
   pop3d::Services services{config, env, writer, metrics, authenticator, tls, lock_dir};
 
   const auto& p = config.pop3d;

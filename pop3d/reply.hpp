@@ -27,6 +27,10 @@ struct Reply {
   std::vector<std::string> lines;  // a multi-line body (dot-stuffed when formatted)
   bool multiline = false;
   Next next = Next::none;
+  // An unknown command (in this state) or a syntax error: counts toward
+  // pop3d.max_errors. A well-formed command refused (no such message, a
+  // wrong password, TLS required) does not.
+  bool bad_command = false;
 
   // Payload for the actions above.
   std::string user;
@@ -44,6 +48,11 @@ struct Reply {
     r.ok = false;
     r.code = std::move(code);
     r.text = std::move(text);
+    return r;
+  }
+  static Reply bad(std::string text) {
+    Reply r = failure(std::move(text));
+    r.bad_command = true;
     return r;
   }
 };

@@ -47,7 +47,7 @@ class Session {
         co_return co_await close_with(goodbye);
       }
 
-      Reply reply = line.too_long ? Reply::failure("Line too long") : handle_command(state_, line.text);
+      Reply reply = line.too_long ? Reply::bad("Line too long") : handle_command(state_, line.text);
       if (reply.next == Next::sasl_continue) reply = co_await sasl_continue();
       switch (reply.next) {
         case Next::authenticate: reply = co_await authenticate(reply.user, reply.secret); break;
@@ -57,14 +57,16 @@ class Session {
           co_await start_tls();
           continue;
         case Next::send_message:
-          co_await send_message(reply);
+          if (!co_await send_message(reply)) co_return;
           continue;
         case Next::update: co_return co_await update();
         case Next::close: co_return co_await close_with(reply);
         case Next::none:
         case Next::sasl_continue: break;
       }
-      if (!reply.ok && ++state_.errors >= svc_.config.pop3d.max_errors) {
+      // Only unknown commands and syntax errors count (as Dovecot): a
+      // client asking for a message that is not there is not misbehaving.
+      if (reply.bad_command && ++state_.errors >= svc_.config.pop3d.max_errors) {
         send(reply);
         Reply goodbye = Reply::failure("Too many bad commands, closing connection");
         co_return co_await close_with(goodbye);
@@ -100,7 +102,7 @@ class Session {
     // the rest of the session.
     tls_context_ = svc_.tls->current();
     co_await conn_.start_tls(*tls_context_);
-    state_.tls = true;
+    state_.tls_started();
   }
 
   // RFC 5034 §4: "+ " then the client's base64 response on one line.
@@ -108,7 +110,11 @@ class Session {
     conn_.queue("+ \r\n");
     co_await conn_.flush();
     net::Line line = co_await conn_.read_line(max_sasl_line);
-    if (line.too_long) co_return Reply::failure("SASL response too long", "AUTH");
+    if (line.too_long) {
+      Reply refused = Reply::failure("SASL response too long", "AUTH");
+      refused.bad_command = true;
+      co_return refused;
+    }
     co_return plain_response(line.text);
   }
 
@@ -142,7 +148,13 @@ class Session {
     co_return Reply::success("Logged in, " + std::to_string(state_.maildrop->live_count()) + " messages");
   }
 
-  asio::awaitable<void> send_message(const Reply& reply) {
+  // RETR/TOP: the +OK and the message, piece by piece, each piece read
+  // under its own short transaction. Returns false if the message was
+  // removed (aviaryctl user del) after its first piece went out: a
+  // multi-line response cannot be taken back, and one cut short would make
+  // the client read the replies that follow as message text, so the
+  // connection has been closed instead.
+  asio::awaitable<bool> send_message(const Reply& reply) {
     const storage::MessageInfo* info = state_.maildrop->find(reply.message);
     MessageStream stream(reply.top_lines);
     std::string piece;
@@ -157,8 +169,14 @@ class Session {
         auto view = storage::view_message(txn, state_.maildrop->user_id(), info->uid);
         if (!view) {
           // Removed by an administrator since the snapshot.
-          if (first) send(Reply::failure("Message " + std::to_string(reply.message) + " is gone"));
-          co_return;
+          if (first) {
+            send(Reply::failure("Message " + std::to_string(reply.message) + " is gone"));
+            co_return true;
+          }
+          log::warning("pop3d: message ", reply.message, " of ", logged_in_,
+                       " was removed while being sent; closing the connection");
+          conn_.close();
+          co_return false;
         }
         std::uint64_t before = stream.octets();
         more = stream.next(view->prefix, view->body, piece, piece_size);
@@ -173,6 +191,7 @@ class Session {
       svc_.metrics.bytes_sent(piece.size());
     }
     if (!reply.top_lines) svc_.metrics.retrieved();
+    co_return true;
   }
 
   // RFC 1939 §6: the UPDATE state, all deletions in one commit, then goodbye.

@@ -22,6 +22,14 @@ struct SessionState {
 
   // RFC 2595 §2: no passwords in the clear unless the administrator says so.
   bool login_allowed() const { return tls || allow_plaintext; }
+
+  // tls_started - RFC 2595 §4: after the handshake the server discards what
+  // it learned from the client before it, such as a USER name (`USER
+  // alice`, `STLS`, `PASS` inside TLS must not log in as alice).
+  void tls_started() {
+    tls = true;
+    user.clear();
+  }
 };
 
 }  // namespace aviary::pop3d

@@ -37,8 +37,7 @@ void serve(const Config& config) {
   storage::Writer writer(env);
   writer.set_commit_observer([&metrics](std::chrono::duration<double> elapsed, std::size_t) { metrics.storage_commit(elapsed); });
   asio::thread_pool hashing(std::max(1u, std::thread::hardware_concurrency()));
-  net::Authenticator authenticator(env, hashing, config.smtpd.max_auth_failures, config.smtpd.auth_failure_delay,
-                                   config.password);
+  net::Authenticator authenticator(env, hashing, net::auth_policy(config.smtpd), config.password);
   smtpd::Services services{config, env, writer, metrics, tls != nullptr, spill_dir, &authenticator, {}};
 
   const auto& c = config.smtpd;

@@ -75,7 +75,6 @@ DEFAULT_POP3D = {
     "idle_timeout": "10m",
     "max_errors": 10,
     "auth_failure_delay": "1s",
-    "max_auth_failures": 10,
     "max_connections": 1000,
     "max_connections_per_ip": 50,
     "io_threads": 2,

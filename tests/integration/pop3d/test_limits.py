@@ -1,5 +1,6 @@
 """test_limits.py - command line length (RFC 2449: 255 octets including the
-CRLF), the error limit (max_errors), connection limits (total and per
+CRLF), the error limit (max_errors: unknown commands and syntax errors
+only), connection limits (total and per
 client address). Other loopback addresses (127.0.x.y) stand for other
 clients.
 """
@@ -106,6 +107,85 @@ class MaxErrorsTest(Pop3TestCase):
             c.close()
         c = self.pop3()
         self.assertOk(c.cmd("CAPA"))
+
+
+class BadCommandCountTest(Pop3TestCase):
+    """Only unknown commands and syntax errors count toward max_errors (5
+    here); a well-formed command answered -ERR does not (issue 11, item 32).
+    Message numbers of any length are well formed."""
+
+    pop3d_options = {"max_errors": 5, "allow_plaintext_auth": True}
+
+    HUGE = "1" + "0" * 30  # past 2^64
+    REFUSED = ("RETR 3", "LIST 0", "UIDL 3", "TOP 3 1", "DELE 2", "RETR 2", "TOP 2 0",
+               "RETR 18446744073709551616", "LIST 18446744073709551617", "DELE " + HUGE,
+               "TOP " + HUGE + " 1", "UIDL 99999999999999999999999999999999999999")
+
+    def test_no_such_message_does_not_count(self):
+        user, pw, datas = self.mailbox_with(2)
+        c = self.session(user, pw)
+        self.assertOk(c.cmd("DELE 2"))
+        for round in range(3):  # 36 refusals, far past max_errors
+            for line in self.REFUSED:
+                self.assertErr(c.cmd(line), what=f"{line} (round {round + 1})")
+        self.assertOk(c.cmd("NOOP"), "the session after well-formed refused commands")
+        self.assertGreater(len(c.retr(1)), 0)
+        c.quit()
+
+    def test_top_with_any_count(self):
+        user, pw, datas = self.mailbox_with(1, body="one\r\ntwo\r\nthree\r\n")
+        c = self.session(user, pw)
+        whole = b"".join(self.top(c, "TOP 1 3"))
+        for count in ("18446744073709551615", "18446744073709551616", self.HUGE, "4294967296", "00000000000000000003"):
+            self.assertEqual(b"".join(self.top(c, f"TOP 1 {count}")), whole, f"TOP 1 {count}")
+        head = b"".join(self.top(c, "TOP 1 0"))
+        self.assertTrue(whole.startswith(head) and head.endswith(b"\r\n\r\n"), "TOP 1 0: the headers")
+        self.assertOk(c.cmd("NOOP"))
+        c.quit()
+
+    def top(self, c, line):
+        r, lines = c.cmd_multi(line)
+        self.assertOk(r, line)
+        return lines
+
+    def test_refusals_in_authorization_do_not_count(self):
+        """Policy refusals and failed logins are not bad commands either."""
+        user, pw = self.new_user()
+        c = self.pop3()
+        for _ in range(6):
+            self.assertErr(c.cmd("PASS x"), what="PASS without USER")
+            self.assertErr(c.cmd("AUTH XYZZY"), what="an unsupported mechanism")
+        self.assertErr(c.user_pass(user, "wrong"), "AUTH")
+        self.assertOk(c.user_pass(user, pw), "login after 13 refused well-formed commands")
+        c.quit()
+
+    def test_syntax_errors_count(self):
+        user, pw, datas = self.mailbox_with(1)
+        c = self.session(user, pw)
+        for line in ("RETR abc", "TOP 1", "TOP 1 -1", "LIST 1x", "DELE -1"):
+            self.assertErr(c.cmd(line), what=f"{line}: a syntax error")
+        self.assertClosed(c, 5, "still open after max_errors syntax errors")
+
+
+class DefaultMaxErrorsTest(Pop3TestCase):
+    """No max_errors in the configuration: the default is 20, as Dovecot."""
+
+    pop3d_options = {"allow_plaintext_auth": True}
+
+    @classmethod
+    def populate(cls, h):
+        super().populate(h)
+        h.pop3d_options.pop("max_errors", None)
+        h.write_config(h.config)
+
+    def test_closed_after_twenty_unknown_commands(self):
+        c = self.pop3()
+        for i in range(19):
+            self.assertErr(c.cmd("XYZZY"), what=f"unknown command {i + 1}")
+        self.assertOk(c.cmd("CAPA"), "the session after 19 unknown commands")
+        c.multiline()
+        self.assertErr(c.cmd("XYZZY"), what="the 20th unknown command is answered")
+        self.assertClosed(c, 5, "still open after 20 unknown commands")
 
 
 class ConnectionLimitTest(Pop3TestCase):

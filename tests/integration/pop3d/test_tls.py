@@ -2,8 +2,8 @@
 tls_listen, with Python's ssl verifying the fixture's certificate.
 
 Commands pipelined after STLS are discarded, never answered (neither in the
-clear nor after the handshake); a failed handshake closes only that
-connection.
+clear nor after the handshake), and a USER name given before STLS is
+forgotten; a failed handshake closes only that connection.
 """
 
 import socket
@@ -107,6 +107,27 @@ class TlsTest(Pop3TestCase):
         self.assertOk(c.cmd("STLS"))
         with self.assertRaises(ssl.SSLCertVerificationError):
             c.handshake(ssl.create_default_context())
+
+
+class StlsForgetsTest(Pop3TestCase):
+    """RFC 2595 §4: after STLS the server discards what the client told it
+    before (issue 11, item 31). allow_plaintext_auth = true, so that USER
+    before TLS is accepted at all."""
+
+    pop3d_options = {"allow_plaintext_auth": True}
+
+    def test_user_before_stls_is_forgotten(self):
+        user, pw, _ = self.mailbox_with(1)
+        c = self.pop3()
+        self.assertOk(c.cmd(f"USER {user}"), "USER in the clear (allowed here)")
+        c.stls(self.host.context())
+        r = c.cmd(f"PASS {pw}")
+        self.assertErr(r, what="PASS inside TLS for a USER given before STLS: logged in as that user")
+        self.assertErr(c.cmd("STAT"), what="STAT: not logged in")
+        # A USER given inside TLS counts.
+        self.assertOk(c.user_pass(user, pw), "USER and PASS inside TLS")
+        self.assertEqual(c.stat()[0], 1)
+        c.quit()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,13 @@ meanwhile another session sends NOOP every 20 ms. If password hashing ran on
 the I/O threads, the NOOP replies would queue behind it; they must not: the
 NOOPs in flight during the storm have a p99 latency under 150 ms (corrected
 for the NOOPs a stalled prober could not send; see corrected()).
+
+Each stormer comes from its own address: one address gets only
+max_concurrent_auth_per_ip (3) logins checked at a time, and the storm is
+about the I/O threads, not that limit (test_throttle.DelayTest covers it).
+The right-password logins share accounts with the wrong ones: one checked
+after a failure of its account waits out that account's delay (at most
+auth_max_delay) and still gets 235.
 """
 
 import math

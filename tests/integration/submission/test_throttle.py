@@ -1,14 +1,24 @@
-"""test_throttle.py - per-address AUTH failure throttling.
+"""test_throttle.py - AUTH failures on submission slow guessing down as
+Dovecot does (issue 11, item 30), through the Authenticator POP3 uses too.
 
-max_auth_failures = 10 per client address in 15 minutes: once an address
-has 10 failures, every AUTH from it gets 454 4.7.0, even with the right
-password, on both submission listeners; other addresses are unaffected.
+ThrottleTest: max_auth_failures = 10 is the ban threshold (per address and
+hour): once an address has 10 failures, every AUTH from it gets 454 4.7.0,
+even with the right password, on both submission listeners; 9 failures only
+delay the right password, which then gets 235; other addresses are
+unaffected. Turns and delays are set so that the parallel failures run at
+once (max_concurrent_auth_per_ip = 20, auth_max_delay = 2s).
+
+DelayTest: the daemon's default ban threshold (100): twelve failures from
+one address are checked two at a time (max_concurrent_auth_per_ip = 2), and
+then the right password still gets 235, after a delay no longer than
+auth_max_delay.
+
 Each attempt uses a fresh connection (so max_errors never closes one) from
-a chosen loopback source address; attempts run in parallel so that the
-failure delays overlap.
+a chosen loopback source address.
 """
 
 import threading
+import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,12 +26,14 @@ from submission_harness import (
     HOSTNAME, PASSWORDS, SmtpClient, SubmissionTestCase, b64, client_tls_context, fresh_source, metric, plain)
 
 MAX_FAILURES = 10
+DELAY = 1.0  # auth_failure_delay of the harness
+SLACK = 2.0  # scheduling noise on a loaded machine, seconds
 NAME = "aviary_smtpd_auth_attempts_total"
 
 
 class ThrottleTest(SubmissionTestCase):
 
-    smtpd_options = {"max_auth_failures": MAX_FAILURES}
+    smtpd_options = {"max_auth_failures": MAX_FAILURES, "max_concurrent_auth_per_ip": 20, "auth_max_delay": "2s"}
 
     def attempt(self, source, user, secret, listener="submissions", mechanism="PLAIN"):
         """One AUTH on a new connection from source; returns the final reply."""
@@ -77,9 +89,12 @@ class ThrottleTest(SubmissionTestCase):
         if errors:
             raise errors[0]
 
-        # One failure short of the limit: the right password still works.
+        # One failure short of the limit: the right password still works
+        # (after what is left of the delay, at most auth_max_delay).
+        t0 = time.monotonic()
         self.assertReply(self.attempt(below, "alice@example.test", PASSWORDS["alice@example.test"]),
                          "235", "2.7.0", what=f"{MAX_FAILURES - 1} failures only")
+        self.assertLess(time.monotonic() - t0, 2 + SLACK, "the delay is not capped by auth_max_delay")
 
         # At the limit: refused whatever the password, mechanism or listener.
         for listener in ("submissions", "submission"):
@@ -118,6 +133,63 @@ class ThrottleTest(SubmissionTestCase):
             return any(source in line and "auth" in line.lower() for line in self.daemon.log()[before:].splitlines())
         self.wait_for(logged, what=f"a log line about the throttled AUTH from [{source}]")
         self.assertNotIn(PASSWORDS["carol@example.org"], self.daemon.log())
+
+
+class DelayTest(SubmissionTestCase):
+    """Default ban threshold; two logins of an address checked at a time."""
+
+    TURNS = 2
+    smtpd_options = {"max_auth_failures": 100, "max_concurrent_auth_per_ip": TURNS, "auth_max_delay": "2s"}
+
+    def ready(self, source):
+        c = SmtpClient(self.daemon.submissions_port, source=source, greeting=False, timeout=60)
+        self.addCleanup(c.close)
+        c.handshake(client_tls_context(self.daemon.cert), server_hostname=HOSTNAME)
+        c.greeting = c.reply()
+        self.assertReply(c.ehlo(), "250")
+        return c
+
+    def test_failures_delay_but_do_not_lock_out(self):
+        source = fresh_source()
+        n = 12
+        clients = [self.ready(source) for _ in range(n)]
+        barrier = threading.Barrier(n, timeout=60)
+        results = [None] * n
+
+        def run(i):
+            try:
+                barrier.wait()
+                start = time.monotonic()
+                r = clients[i].cmd(f"AUTH PLAIN {plain('bob@example.test', f'wrong-{i}')}")
+                results[i] = (r, time.monotonic() - start)
+            except BaseException as e:  # reported below
+                results[i] = (e, None)
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertFalse(any(t.is_alive() for t in threads), "failed logins did not finish")
+        for r, _took in results:
+            if isinstance(r, BaseException):
+                raise r
+            self.assertReply(r, "535", "5.7.8", what="a wrong password below the ban threshold")
+        # Each failure holds its turn through its 1 s pause: two at a time,
+        # the k-th answer (from 0) comes after at least (k // 2 + 1) s.
+        took = sorted(t for _r, t in results)
+        report = " ".join(f"{t:.2f}" for t in took)
+        for k, t in enumerate(took):
+            self.assertGreaterEqual(t, (k // self.TURNS + 1) * DELAY * 0.85,
+                                    f"535 {k + 1} of {n} too early: more than {self.TURNS} AUTHs checked at once: {report}")
+        # The right password after twelve failures: 235, after the delay.
+        t0 = time.monotonic()
+        r = self.attempt_right(source)
+        self.assertReply(r, "235", "2.7.0", what="the right password after 12 failures from the address")
+        self.assertLess(time.monotonic() - t0, 2 + SLACK, "the delay is not capped by auth_max_delay")
+
+    def attempt_right(self, source):
+        c = self.ready(source)
+        return c.cmd(f"AUTH PLAIN {plain('bob@example.test', PASSWORDS['bob@example.test'])}")
 
 
 if __name__ == "__main__":
