@@ -1,10 +1,9 @@
 // auth_throttle.cpp - see auth_throttle.hpp.
 #include "common/auth_throttle.hpp"
 
-#include <arpa/inet.h>
+#include "common/net/admission.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -19,20 +18,6 @@ ThrottleClock::duration failure_penalty(std::uint64_t failures, ThrottleClock::d
   // Doubling stops at the cap, long before the duration could overflow.
   for (std::uint64_t i = 1; i < failures && delay < cap; ++i) delay = std::min(delay * 2, cap);
   return delay;
-}
-
-std::string throttle_address_key(std::string_view ip) {
-  std::string text(ip.substr(0, ip.find('%')));  // a zone ("fe80::1%eth0") names no other host
-  in6_addr v6{};
-  if (::inet_pton(AF_INET6, text.c_str(), &v6) != 1) return std::string(ip);  // IPv4, or no address at all
-  char buffer[INET6_ADDRSTRLEN];
-  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
-    ::inet_ntop(AF_INET, &v6.s6_addr[12], buffer, sizeof buffer);
-    return buffer;
-  }
-  std::memset(&v6.s6_addr[8], 0, 8);
-  ::inet_ntop(AF_INET6, &v6, buffer, sizeof buffer);
-  return std::string(buffer) + "/64";
 }
 
 AuthThrottle::AuthThrottle(ThrottlePolicy policy) : policy_(policy) {
@@ -63,7 +48,7 @@ AuthThrottle::Clock::duration AuthThrottle::wait(Failures& f, std::uint64_t fail
 AuthThrottle::Verdict AuthThrottle::check(std::string_view ip, std::string_view account, Clock::time_point now) {
   std::lock_guard lock(mutex_);
   Verdict verdict;
-  if (auto it = addresses_.find(throttle_address_key(ip)); it != addresses_.end()) {
+  if (auto it = addresses_.find(net::client_key(ip)); it != addresses_.end()) {
     std::uint64_t n = count(it->second, now);
     if (n == 0) {
       addresses_.erase(it);
@@ -97,7 +82,7 @@ void AuthThrottle::add(Table& table, const std::string& key, Clock::time_point n
 
 void AuthThrottle::failure(std::string_view ip, std::string_view account, Clock::time_point now) {
   std::lock_guard lock(mutex_);
-  add(addresses_, throttle_address_key(ip), now);
+  add(addresses_, net::client_key(ip), now);
   add(accounts_, std::string(account), now);
 }
 
@@ -108,7 +93,7 @@ void AuthThrottle::success(std::string_view account) {
 
 bool AuthThrottle::try_begin(std::string_view ip) {
   std::lock_guard lock(mutex_);
-  std::uint32_t& n = in_flight_[throttle_address_key(ip)];
+  std::uint32_t& n = in_flight_[net::client_key(ip)];
   if (n >= std::max<std::uint32_t>(1, policy_.max_in_flight)) return false;
   ++n;
   return true;
@@ -116,7 +101,7 @@ bool AuthThrottle::try_begin(std::string_view ip) {
 
 void AuthThrottle::end(std::string_view ip) {
   std::lock_guard lock(mutex_);
-  auto it = in_flight_.find(throttle_address_key(ip));
+  auto it = in_flight_.find(net::client_key(ip));
   if (it == in_flight_.end()) return;
   if (--it->second == 0) in_flight_.erase(it);
 }

@@ -36,11 +36,6 @@ using ThrottleClock = std::chrono::steady_clock;
 ThrottleClock::duration failure_penalty(std::uint64_t failures, ThrottleClock::duration base,
                                         ThrottleClock::duration cap);
 
-// throttle_address_key - what a client address is counted as: an IPv4
-// address as it is ("192.0.2.1", also when IPv4-mapped), an IPv6 address by
-// its /64 ("2001:db8:1:2::/64"); text that is no address stays as it is.
-std::string throttle_address_key(std::string_view ip);
-
 struct ThrottlePolicy {
   std::uint32_t ban_threshold = 100;  // failures of one address in `window`: then refused outright
   ThrottleClock::duration window = std::chrono::hours(1);

@@ -37,7 +37,7 @@ class Session {
     if (listener_.implicit_tls) co_await start_tls();
     send(Reply::success("Aviary POP3 ready"));
     for (;;) {
-      if (!conn_.has_buffered_line()) co_await conn_.flush();
+      if (conn_.should_flush()) co_await conn_.flush();
       control_.idle = true;  // nothing is half done between POP3 commands
       conn_.set_timeout(svc_.config.pop3d.idle_timeout);
       net::Line line = co_await conn_.read_line(max_command_line);

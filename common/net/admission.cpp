@@ -10,9 +10,9 @@ namespace aviary::net {
 
 std::string client_key(std::string_view ip) {
   if (ip.find(':') == std::string_view::npos) return std::string(ip);
-  std::string text(ip);
+  std::string text(ip.substr(0, ip.find('%')));  // a zone ("fe80::1%eth0") names no other host
   in6_addr address{};
-  if (::inet_pton(AF_INET6, text.c_str(), &address) != 1) return text;
+  if (::inet_pton(AF_INET6, text.c_str(), &address) != 1) return std::string(ip);
   // ::ffff:a.b.c.d is an IPv4 client reached over a dual-stack socket.
   if (IN6_IS_ADDR_V4MAPPED(&address)) {
     char v4[INET_ADDRSTRLEN];

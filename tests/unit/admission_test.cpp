@@ -30,6 +30,7 @@ const std::vector<KeyCase> key_cases = {
     {"ipv6_next_64", "2001:db8:1:3::1", "2001:db8:1:3::/64"},
     {"ipv6_uncanonical", "2001:0DB8:0001:0002:0:0:0:1", "2001:db8:1:2::/64"},
     {"ipv6_link_local", "fe80::1:2:3:4", "fe80::/64"},
+    {"ipv6_zone", "fe80::1%eth0", "fe80::/64"},
     {"ipv4_mapped", "::ffff:192.0.2.7", "192.0.2.7"},
     {"not_an_address", "nonsense:x", "nonsense:x"},
     {"empty", "", ""},

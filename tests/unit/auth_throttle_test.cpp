@@ -79,40 +79,6 @@ TEST_P(Penalty, GrowsAndCaps) {
 
 INSTANTIATE_TEST_SUITE_P(Table, Penalty, testing::ValuesIn(penalty_cases), penalty_name);
 
-// What an address is counted as.
-struct KeyCase {
-  const char* label;
-  const char* ip;
-  const char* key;
-};
-
-void PrintTo(const KeyCase& c, std::ostream* os) { *os << c.label; }
-std::string key_name(const testing::TestParamInfo<KeyCase>& info) { return info.param.label; }
-
-const std::vector<KeyCase> key_cases = {
-    {"ipv4", "192.0.2.1", "192.0.2.1"},
-    {"ipv4_other", "192.0.2.10", "192.0.2.10"},
-    {"ipv4_mapped", "::ffff:192.0.2.1", "192.0.2.1"},
-    {"ipv6_host", "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
-    {"ipv6_same_64", "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
-    {"ipv6_other_64", "2001:db8:1:3::1", "2001:db8:1:3::/64"},
-    {"ipv6_short_form", "2001:db8::1", "2001:db8::/64"},
-    {"ipv6_uppercase", "2001:DB8:0:0:0:0:0:1", "2001:db8::/64"},
-    {"ipv6_loopback", "::1", "::/64"},
-    {"ipv6_zone", "fe80::1%eth0", "fe80::/64"},
-    {"not_an_address", "example", "example"},
-    {"empty", "", ""},
-};
-
-class AddressKey : public testing::TestWithParam<KeyCase> {};
-
-TEST_P(AddressKey, Ipv6Per64) {
-  const KeyCase& c = GetParam();
-  EXPECT_EQ(throttle_address_key(c.ip), c.key);
-}
-
-INSTANTIATE_TEST_SUITE_P(Table, AddressKey, testing::ValuesIn(key_cases), key_name);
-
 // The delay a login sees after failures of its address: it runs from the
 // last failure, grows with their number, and never refuses.
 struct DelayCase {
