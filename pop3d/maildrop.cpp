@@ -31,8 +31,12 @@ Result<std::unique_ptr<Maildrop>> Maildrop::open(storage::Env& env, const std::s
     return Error{Errc::storage, "cannot lock " + lock_path + ": " + std::strerror(errno)};
   }
   // The snapshot comes after the lock: nobody else can delete from it now.
+  // By id: if the user was deleted and created again meanwhile, the lock
+  // above is the old user's and this is not their maildrop.
   storage::ReadTxn txn(env);
-  drop->messages_ = storage::list_messages(txn, address);
+  auto user = storage::find_user(txn, std::string_view(address));
+  if (!user || user->id != drop->user_id_) return Error{Errc::not_found, "unknown user " + address};
+  drop->messages_ = storage::list_messages(txn, user->id, user->messages);
   drop->deleted_.assign(drop->messages_.size(), false);
   return drop;
 }
@@ -71,14 +75,13 @@ storage::Writer::Op Maildrop::deletion_op() const {
   for (std::size_t i = 0; i < messages_.size(); ++i) {
     if (deleted_[i]) uids.push_back(messages_[i].uid);
   }
-  return [address = address_, uids = std::move(uids)](storage::WriteTxn& txn) -> Status {
-    // An administrator may have removed some meanwhile; delete what is left.
-    std::vector<std::uint32_t> present;
-    for (const auto& m : storage::list_messages(txn, address)) {
-      if (std::binary_search(uids.begin(), uids.end(), m.uid)) present.push_back(m.uid);
-    }
-    if (present.empty()) return {};
-    return storage::delete_messages(txn, address, present);
+  // Only the marked ones, each by its key: the writer holds LMDB's write
+  // lock meanwhile, so listing a 100k-message maildrop there would stall
+  // every delivery. Keyed by user id: if the user was deleted and created
+  // again during the session, the new user's mail is left alone.
+  return [address = address_, user_id = user_id_, uids = std::move(uids)](storage::WriteTxn& txn) -> Status {
+    storage::delete_present(txn, address, user_id, uids);
+    return {};
   };
 }
 

@@ -45,7 +45,8 @@ class Maildrop {
   std::size_t marked() const;
 
   // The UPDATE state (RFC 1939 §6): one transaction removing every marked
-  // message still present. Safe to run twice.
+  // message still present, in this user's mailbox only (by user id). Safe
+  // to run twice.
   storage::Writer::Op deletion_op() const;
 
  private:

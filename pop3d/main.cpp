@@ -48,6 +48,12 @@ void serve(const Config& config) {
   listen(p.listen, {false, "pop3"});
   listen(p.tls_listen, {true, "pop3s"});
   net::Reloader reloader(server.io(), "pop3d", tls);
+  // Drains the writer first on the way out, also on an exception: its last
+  // commits post their results into server.io(), which must still exist.
+  struct StopWriter {
+    storage::Writer& writer;
+    ~StopWriter() { writer.stop(); }
+  } stop_writer{writer};
   drop_privileges(config, "pop3d", {lock_dir});
   server.run(p.shutdown_timeout);
   hashing.join();

@@ -7,9 +7,11 @@
 #include <atomic>
 #include <cctype>
 #include <cstring>
+#include <ctime>
 #include <random>
 
 #include "common/address.hpp"
+#include "smtpd/dsn.hpp"
 #include "storage/blob.hpp"
 #include "storage/mailbox.hpp"
 #include "storage/queue.hpp"
@@ -90,6 +92,22 @@ std::string received_header(const TraceInfo& t) {
   return h;
 }
 
+namespace {
+
+// The bounce for the local recipients whose mailbox was full at commit
+// (RFC 3463 X.2.2); none to the null sender (RFC 5321 §6.1).
+void bounce_full_mailboxes(storage::WriteTxn& txn, const Delivery& d, const std::vector<std::string>& full) {
+  if (d.sender.empty()) return;
+  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  BounceFacts facts{d.hostname.empty() ? "localhost" : d.hostname, d.sender, d.id, new_message_id(), d.arrival, now, {}};
+  for (const auto& user : full) facts.recipients.push_back({user, "5.2.2", "552 5.2.2 Mailbox full", false, ""});
+  std::string original = d.header + d.body->head(1 << 20);
+  std::string dsn = build_dsn(facts, header_section(original, 1 << 20));
+  deliver_generated(txn, dsn, d.sender, now, facts.bounce_id);
+}
+
+}  // namespace
+
 storage::Writer::Op make_delivery_op(std::shared_ptr<const Delivery> d) {
   return [d](storage::WriteTxn& txn) -> Status {
     std::uint64_t size = d->header.size() + d->body->size();
@@ -98,14 +116,17 @@ storage::Writer::Op make_delivery_op(std::shared_ptr<const Delivery> d) {
       d->body->copy_to(dst.subspan(d->header.size()));
     });
     std::size_t references = 0;
+    std::vector<std::string> full;
     std::string return_path = "Return-Path: <" + d->sender + ">\r\n";
     for (const auto& user : d->local) {
-      // The quota was checked at RCPT; like Dovecot's grace, the message that
-      // crosses the line is still delivered rather than lost.
+      // Checked again here, where concurrent deliveries are serialized; like
+      // Dovecot's grace, the message that crosses the line is delivered.
       auto uid = storage::append_message(txn, user, blob, return_path + "Delivered-To: " + user + "\r\n", d->arrival,
-                                         storage::QuotaCheck::skip);
+                                         storage::QuotaCheck::grace);
       if (uid) {
         ++references;
+      } else if (uid.error().code == Errc::over_quota) {
+        full.push_back(user);
       } else if (uid.error().code != Errc::not_found) {
         return uid.error();
       }  // a user deleted since RCPT simply gets nothing
@@ -114,7 +135,9 @@ storage::Writer::Op make_delivery_op(std::shared_ptr<const Delivery> d) {
       storage::enqueue(txn, d->sender, d->remote, blob, d->arrival, d->id, d->body_flags);
       ++references;
     }
+    if (references == 0 && !full.empty()) return Error{Errc::over_quota, "mailbox " + full.front() + " is full"};
     if (references == 0) return Error{Errc::not_found, "no recipient is left"};
+    if (!full.empty()) bounce_full_mailboxes(txn, *d, full);
     return {};
   };
 }

@@ -54,9 +54,16 @@ struct Delivery {
   std::unique_ptr<MessageBuffer> body;
   std::int64_t arrival = 0;
   std::uint8_t body_flags = 0;  // storage::BodyFlags, for the relay
+  std::string hostname;         // ours, for a bounce written at commit
 };
 
 // The write operation: safe to run again (the writer retries batches).
+// The quota is enforced here, in the commit, not only at RCPT: concurrent
+// sessions each passed RCPT against the same usage. A mailbox already at or
+// over its quota gets nothing (the message that crosses the line still
+// lands). If no recipient is left the operation fails with over_quota (the
+// session answers 552 5.2.2); if others took the message, the sender gets a
+// bounce for the full mailboxes.
 storage::Writer::Op make_delivery_op(std::shared_ptr<const Delivery> delivery);
 
 // Delivers a message Aviary wrote itself (a bounce) from the null sender to

@@ -63,6 +63,13 @@ void serve(const Config& config) {
   services.relay_wakeup = [&relay] { relay.wake(); };
   server.add_background([&relay] { relay.stop(); }, [&relay] { return relay.busy(); });
   net::Reloader reloader(server.io(), "smtpd", tls);
+  // Drains the writer first on the way out, also on an exception: its last
+  // commits run operations that use the objects above (the relay) and post
+  // their results into server.io(), which must still exist then.
+  struct StopWriter {
+    storage::Writer& writer;
+    ~StopWriter() { writer.stop(); }
+  } stop_writer{writer};
   // The queue lock lives beside pop3d's maildrop locks; both go to the user.
   drop_privileges(config, "smtpd", {spill_dir, config.storage.path + "/locks"});
   server.run(config.smtpd.shutdown_timeout);

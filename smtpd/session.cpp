@@ -272,6 +272,7 @@ class Session {
     if (state_.txn.recipients.size() == 1) trace.for_recipient = state_.txn.recipients.front();
     trace.when = delivery->arrival;
     delivery->header = received_header(trace);
+    delivery->hostname = svc_.config.hostname;
     delivery->body = std::move(body);
     if (listener_.kind != ListenerKind::mx) {
       // RFC 6409 §8.2-8.3: the submission server completes what the client left out.
@@ -289,6 +290,8 @@ class Session {
       log::error("smtpd: id=", delivery->id, " not stored: ", stored.error().message);
       svc_.metrics.message_rejected("storage");
       if (stored.error().code == Errc::storage_full) co_return Reply(452, "4.3.1", "Insufficient system storage");
+      // RFC 1893 X.2.2: full at commit (concurrent sessions passed RCPT together).
+      if (stored.error().code == Errc::over_quota) co_return Reply(552, "5.2.2", "Mailbox full");
       co_return Reply(451, "4.3.0", "Local error in processing");
     }
     ++messages_;

@@ -49,7 +49,33 @@ Env::~Env() {
   if (env_) mdb_env_close(env_);
 }
 
+// True if every table exists and the schema version is this one: then they
+// are opened in a read transaction and no write lock is taken, so that a
+// read-only command (aviaryctl ... list) never waits for a writer.
+bool Env::open_existing_tables() {
+  MDB_txn* txn = nullptr;
+  if (mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn) != 0) return false;
+  for (std::size_t i = 0; i < table_count; ++i) {
+    auto table = static_cast<Table>(i);
+    if (mdb_dbi_open(txn, table_name(table), 0, &dbis_[i]) != 0) {
+      mdb_txn_abort(txn);
+      return false;
+    }
+  }
+  MDB_val key{meta_schema_version.size(), const_cast<char*>(meta_schema_version.data())};
+  MDB_val value;
+  bool current = mdb_get(txn, dbis_[static_cast<std::size_t>(Table::meta)], &key, &value) == 0 &&
+                 read_be32({static_cast<const char*>(value.mv_data), value.mv_size}) == schema_version;
+  if (!current) {
+    mdb_txn_abort(txn);
+    return false;
+  }
+  // Committing a read transaction keeps the table handles it opened.
+  return mdb_txn_commit(txn) == 0;
+}
+
 void Env::open_tables() {
+  if (open_existing_tables()) return;
   MDB_txn* txn = nullptr;
   if (int rc = mdb_txn_begin(env_, nullptr, 0, &txn); rc != 0) throw_lmdb(rc, "cannot begin transaction");
   auto fail = [&](int rc, const std::string& what) {

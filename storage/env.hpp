@@ -51,6 +51,7 @@ class Env {
 
  private:
   void open_tables();
+  bool open_existing_tables();
 
   MDB_env* env_ = nullptr;
   std::string path_;

@@ -45,11 +45,6 @@ MessageHeader decode_view(std::string_view raw) {
   return m;
 }
 
-MessageRecord decode(std::string_view raw) {
-  MessageHeader h = decode_view(raw);
-  return MessageRecord{h.blob_id, h.size, h.arrival, std::string(h.prefix)};
-}
-
 std::string uidl(std::uint64_t user_id, std::uint32_t uid) {
   return std::to_string(user_id) + "." + std::to_string(uid);
 }
@@ -67,9 +62,9 @@ Result<std::uint32_t> append_message(WriteTxn& txn, std::string_view address_key
   auto body_size = blob_size(txn, blob_id);
   if (!body_size) return Error{Errc::not_found, "no blob " + std::to_string(blob_id)};
   std::uint64_t size = prefix.size() + *body_size;
-  if (quota == QuotaCheck::enforce && user->quota != 0 && user->usage + size > user->quota) {
-    return Error{Errc::over_quota, "mailbox " + user->address + " is over quota"};
-  }
+  bool refused = user->quota != 0 && (quota == QuotaCheck::enforce ? user->usage + size > user->quota
+                                       : quota == QuotaCheck::grace && user->usage >= user->quota);
+  if (refused) return Error{Errc::over_quota, "mailbox " + user->address + " is over quota"};
   std::uint32_t uid = user->next_uid++;
   txn.put(Table::mailboxes, message_key(user->id, uid), encode(MessageRecord{blob_id, size, arrival, std::string(prefix)}));
   ref_blob(txn, blob_id);
@@ -85,13 +80,20 @@ bool fits_quota(const Txn& txn, std::string_view address_key, std::uint64_t size
 }
 
 std::vector<MessageInfo> list_messages(const Txn& txn, std::string_view address_key) {
-  std::vector<MessageInfo> out;
   auto user = find_user(txn, address_key);
-  if (!user) return out;
-  txn.scan_prefix(Table::mailboxes, be64(user->id), [&](std::string_view key, std::string_view raw) {
-    MessageRecord m = decode(raw);
+  if (!user) return {};
+  return list_messages(txn, user->id, user->messages);
+}
+
+std::vector<MessageInfo> list_messages(const Txn& txn, std::uint64_t user_id, std::size_t expected) {
+  std::vector<MessageInfo> out;
+  out.reserve(expected);
+  txn.scan_prefix(Table::mailboxes, be64(user_id), [&](std::string_view key, std::string_view raw) {
+    // A view, not a copy: the prefix is not needed here (one allocation
+    // less per message in a 100k-message maildrop).
+    MessageHeader m = decode_view(raw);
     std::uint32_t uid = read_be32(key.substr(8));
-    out.push_back(MessageInfo{uid, m.size, m.arrival, uidl(user->id, uid), m.blob_id});
+    out.push_back(MessageInfo{uid, m.size, m.arrival, uidl(user_id, uid), m.blob_id});
   });
   return out;
 }
@@ -129,26 +131,50 @@ Status delete_messages(WriteTxn& txn, std::string_view address_key, std::span<co
   std::vector<std::uint32_t> unique(uids.begin(), uids.end());
   std::sort(unique.begin(), unique.end());
   unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-  std::vector<MessageRecord> records;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> records;  // blob id, size
+  records.reserve(unique.size());
   for (std::uint32_t uid : unique) {
     auto raw = txn.get(Table::mailboxes, message_key(user->id, uid));
     if (!raw) return Error{Errc::not_found, "no message " + std::to_string(uid) + " in " + user->address};
-    records.push_back(decode(*raw));
+    MessageHeader m = decode_view(*raw);
+    records.emplace_back(m.blob_id, m.size);
   }
   for (std::size_t i = 0; i < unique.size(); ++i) {
     txn.erase(Table::mailboxes, message_key(user->id, unique[i]));
-    unref_blob(txn, records[i].blob_id);
-    user->usage -= std::min(user->usage, records[i].size);
+    unref_blob(txn, records[i].first);
+    user->usage -= std::min(user->usage, records[i].second);
     user->messages -= std::min<std::uint64_t>(user->messages, 1);
   }
   store_user(txn, *user);
   return {};
 }
 
+std::size_t delete_present(WriteTxn& txn, std::string_view address_key, std::uint64_t user_id,
+                           std::span<const std::uint32_t> uids) {
+  auto user = find_user(txn, address_key);
+  if (!user || user->id != user_id) return 0;  // not this user's mailbox any more
+  std::size_t deleted = 0;
+  for (std::uint32_t uid : uids) {
+    std::string key = message_key(user_id, uid);
+    auto raw = txn.get(Table::mailboxes, key);
+    if (!raw) continue;
+    MessageHeader m = decode_view(*raw);
+    std::uint64_t blob_id = m.blob_id;
+    std::uint64_t size = m.size;
+    txn.erase(Table::mailboxes, key);  // `raw` dies here
+    unref_blob(txn, blob_id);
+    user->usage -= std::min(user->usage, size);
+    user->messages -= std::min<std::uint64_t>(user->messages, 1);
+    ++deleted;
+  }
+  if (deleted > 0) store_user(txn, *user);
+  return deleted;
+}
+
 void delete_mailbox(WriteTxn& txn, std::uint64_t user_id) {
   std::vector<std::pair<std::string, std::uint64_t>> doomed;
   txn.scan_prefix(Table::mailboxes, be64(user_id), [&](std::string_view key, std::string_view raw) {
-    doomed.emplace_back(std::string(key), decode(raw).blob_id);
+    doomed.emplace_back(std::string(key), decode_view(raw).blob_id);
   });
   for (const auto& [key, blob_id] : doomed) {
     txn.erase(Table::mailboxes, key);

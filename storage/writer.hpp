@@ -2,9 +2,14 @@
 //
 // Callers hand in operations and wait; the writer runs everything pending in
 // one transaction, commits once (one fsync) and hands each caller its own
-// result. An operation that fails is taken out and the rest run again, so
-// it is rolled back alone; operations must therefore be safe to run twice. Throughput grows with concurrency
-// instead of being capped at one fsync per message.
+// result. An operation that fails is rolled back alone: the operations that
+// ran before it in the batch run once more and commit, the rest carry on in
+// a new transaction. So every operation runs at most twice, and must be safe
+// to run twice. Throughput grows with concurrency instead of being capped at
+// one fsync per message.
+//
+// The writer thread also clears the reader slots of dead processes
+// (readers.hpp) every `reap_interval`, and before it answers "storage full".
 #pragma once
 
 #include <chrono>
@@ -31,11 +36,16 @@ class Writer {
   using Done = std::function<void(const Status&)>;
   using CommitObserver = std::function<void(std::chrono::duration<double> elapsed, std::size_t batch)>;
 
-  explicit Writer(Env& env, std::size_t max_batch = 1024);
-  ~Writer();  // finishes what was submitted, then joins
+  explicit Writer(Env& env, std::size_t max_batch = 1024,
+                  std::chrono::milliseconds reap_interval = std::chrono::seconds(5));
+  ~Writer();  // stop()
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
+  // Finishes what was submitted (every Done is called), then joins the
+  // thread; later submissions are refused. Call it while whatever the Done
+  // callbacks post to (an io_context) still exists. Idempotent.
+  void stop();
   void submit(Op op, Done done);
   // Submits and blocks until committed: for threads that may block.
   Status run(Op op);
@@ -53,6 +63,7 @@ class Writer {
 
   Env& env_;
   std::size_t max_batch_;
+  std::chrono::milliseconds reap_interval_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Request> pending_;
@@ -62,6 +73,8 @@ class Writer {
 };
 
 // One operation in its own transaction on the calling thread (aviaryctl).
+// On "storage full" it clears stale reader slots and, if there were any,
+// runs the operation once more.
 Status write_once(Env& env, const Writer::Op& op);
 
 }  // namespace aviary::storage

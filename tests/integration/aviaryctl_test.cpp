@@ -659,5 +659,36 @@ TEST_F(AviaryctlQueueTest, ListShowFlushDelete) {
   EXPECT_EQ(ctl({"queue", "frob"}).exit_code, 2);
 }
 
+
+// Issue 11 item 10: the read-only commands never take LMDB's write lock, so
+// they answer while a daemon (here: this test) holds a write transaction.
+TEST_F(AviaryctlTest, ReadOnlyCommandsDoNotWaitForAWriter) {
+  add_domain("example.test");
+  add_user("alice@example.test");
+  ok({"alias", "add", "info@example.test", "alice@example.test"});
+  std::uint64_t queued = 0;
+  ASSERT_TRUE(storage::write_once(env(), [&](storage::WriteTxn& txn) -> Status {
+    auto blob = storage::put_blob(txn, "Subject: out\r\n\r\nbody\r\n");
+    queued = storage::enqueue(txn, "alice@example.test", {"bob@remote.test"}, blob, 4102444800, "HELDQ");
+    return {};
+  }).ok());
+
+  storage::WriteTxn held(env());  // the write lock, until the end of the test
+  const std::vector<std::vector<std::string>> commands = {
+      {"domain", "list"},          {"user", "list"},           {"alias", "list"},
+      {"mailbox", "stat", "alice@example.test"}, {"queue", "list"}, {"queue", "show", "HELDQ"},
+      {"--json", "user", "list"},
+  };
+  for (const auto& args : commands) {
+    std::vector<std::string> full = {"-c", config_};
+    full.insert(full.end(), args.begin(), args.end());
+    ProgramResult r = run_program(AVIARYCTL_PATH, full, {}, std::chrono::seconds(5));
+    EXPECT_FALSE(r.timed_out) << "aviaryctl " << testing::PrintToString(args) << " waited for the writer";
+    EXPECT_EQ(r.exit_code, 0) << "aviaryctl " << testing::PrintToString(args) << "\nstderr: " << r.err;
+    EXPECT_FALSE(r.out.empty()) << testing::PrintToString(args);
+  }
+  EXPECT_NE(queued, 0u);
+}
+
 }  // namespace
 }  // namespace aviary::test

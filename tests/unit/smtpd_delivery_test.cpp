@@ -303,13 +303,48 @@ TEST_F(DeliveryTest, NobodyLeftIsAnErrorAndStoresNothing) {
   EXPECT_TRUE(storage::list_queue(t).empty());
 }
 
-TEST_F(DeliveryTest, QuotaCheckedAtRcptNotHere) {
-  // The message that crosses the quota line is delivered, not lost.
+// Issue 11 item 7: the quota is enforced in the commit (concurrent sessions
+// all passed RCPT against the same usage), with a grace of one message.
+TEST_F(DeliveryTest, QuotaAtCommitLetsTheCrossingMessageLandAndRefusesTheNext) {
   write([](storage::WriteTxn& t) { return storage::set_quota(t, test::addr("alice@example.test"), 10); });
-  auto d = delivery({"alice@example.test"}, {}, body);
+  write(make_delivery_op(delivery({"alice@example.test"}, {}, body)));  // crosses the line: delivered
+  Status s = try_write(make_delivery_op(delivery({"alice@example.test"}, {}, body)));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::over_quota);
+  storage::ReadTxn t(env());
+  EXPECT_EQ(storage::list_messages(t, "alice@example.test").size(), 1u);
+  EXPECT_EQ(blob_count(), 1u);
+  EXPECT_TRUE(storage::list_queue(t).empty());
+}
+
+TEST_F(DeliveryTest, FullMailboxAtCommitBesideOthersGetsABounce) {
+  write([](storage::WriteTxn& t) { return storage::set_quota(t, test::addr("alice@example.test"), 10); });
+  write(make_delivery_op(delivery({"alice@example.test"}, {}, body)));
+  auto d = delivery({"alice@example.test", "bob@example.test"}, {}, body);
+  d->hostname = "mail.example.test";
   write(make_delivery_op(d));
   storage::ReadTxn t(env());
   EXPECT_EQ(storage::list_messages(t, "alice@example.test").size(), 1u);
+  EXPECT_EQ(storage::list_messages(t, "bob@example.test").size(), 1u);
+  // The bounce goes to the (remote) sender from the null sender.
+  auto queue = storage::list_queue(t);
+  ASSERT_EQ(queue.size(), 1u);
+  EXPECT_EQ(queue[0].sender, "");
+  ASSERT_EQ(queue[0].recipients.size(), 1u);
+  EXPECT_EQ(queue[0].recipients[0].address, "sender@remote.test");
+  auto dsn = storage::read_blob(t, queue[0].blob_id);
+  ASSERT_TRUE(dsn);
+  EXPECT_NE(dsn->find("Final-Recipient: rfc822; alice@example.test"), std::string::npos) << *dsn;
+  EXPECT_NE(dsn->find("Status: 5.2.2"), std::string::npos) << *dsn;
+}
+
+TEST_F(DeliveryTest, NoBounceToTheNullSenderForAFullMailbox) {
+  write([](storage::WriteTxn& t) { return storage::set_quota(t, test::addr("alice@example.test"), 10); });
+  write(make_delivery_op(delivery({"alice@example.test"}, {}, body)));
+  write(make_delivery_op(delivery({"alice@example.test", "bob@example.test"}, {}, body, "")));
+  storage::ReadTxn t(env());
+  EXPECT_EQ(storage::list_messages(t, "bob@example.test").size(), 1u);
+  EXPECT_TRUE(storage::list_queue(t).empty());
 }
 
 TEST_F(DeliveryTest, RetriedInASecondTransactionLeavesOneCopy) {

@@ -1,4 +1,6 @@
 // storage_mailbox_test.cpp - mailboxes, quota accounting, blob references.
+#include <optional>
+
 #include "storage/blob.hpp"
 #include "storage/mailbox.hpp"
 #include "storage/queue.hpp"
@@ -167,6 +169,97 @@ TEST_F(MailboxTest, BlobFilledInPlace) {
   ReadTxn txn(env());
   EXPECT_EQ(storage::read_blob(txn, blob), "hello");
   EXPECT_EQ(storage::blob_size(txn, blob), 5u);
+}
+
+// The three quota modes of append_message, as a table: usage before, size
+// of the new message, quota 100.
+TEST_F(MailboxTest, QuotaModes) {
+  struct Case {
+    std::uint64_t usage;
+    std::uint64_t size;
+    storage::QuotaCheck check;
+    bool refused;
+  };
+  using storage::QuotaCheck;
+  const Case cases[] = {
+      {0, 100, QuotaCheck::enforce, false},  {0, 101, QuotaCheck::enforce, true},
+      {99, 2, QuotaCheck::enforce, true},    {0, 101, QuotaCheck::grace, false},
+      {99, 500, QuotaCheck::grace, false},   {100, 1, QuotaCheck::grace, true},
+      {150, 1, QuotaCheck::grace, true},     {150, 1, QuotaCheck::skip, false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << "usage " << c.usage << " size " << c.size << " mode " << static_cast<int>(c.check));
+    std::optional<Status> outcome;
+    Status rolled_back = try_write([&](WriteTxn& t) -> Status {
+      auto user = storage::find_user(t, std::string_view("bob@example.test"));
+      user->usage = c.usage;
+      storage::store_user(t, *user);
+      auto blob = storage::put_blob(t, std::string(c.size, 'q'));
+      auto uid = storage::append_message(t, "bob@example.test", blob, "", 0, c.check);
+      outcome = uid ? Status{} : Status{uid.error()};
+      return Error{Errc::invalid, "roll back"};
+    });
+    EXPECT_FALSE(rolled_back.ok());
+    ASSERT_TRUE(outcome);
+    EXPECT_EQ(!outcome->ok(), c.refused);
+    if (c.refused) {
+      EXPECT_EQ(outcome->error().code, Errc::over_quota);
+    }
+  }
+}
+
+// Issue 11 item 3: POP3 UPDATE deletes by user id; a user deleted and
+// created again under the same address keeps the new mail.
+TEST_F(MailboxTest, DeletePresentIsKeyedByUserId) {
+  deliver("old one", {"alice@example.test"});
+  deliver("old two", {"alice@example.test"});
+  std::uint64_t old_id = 0;
+  {
+    ReadTxn txn(env());
+    old_id = storage::find_user(txn, std::string_view("alice@example.test"))->id;
+  }
+  write([&](WriteTxn& t) { return storage::del_user(t, addr("alice@example.test")); });
+  add_user("alice@example.test");
+  deliver("new one", {"alice@example.test"});
+  std::uint32_t marked[] = {1, 2};
+  std::size_t deleted = 99;
+  write([&](WriteTxn& t) -> Status {
+    deleted = storage::delete_present(t, "alice@example.test", old_id, marked);
+    return {};
+  });
+  EXPECT_EQ(deleted, 0u);
+  ReadTxn txn(env());
+  auto list = storage::list_messages(txn, "alice@example.test");
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_NE(storage::read_message(txn, "alice@example.test", list[0].uid)->find("new one"), std::string::npos);
+}
+
+TEST_F(MailboxTest, DeletePresentSkipsWhatIsGoneAndKeepsTheCounts) {
+  deliver("one", {"alice@example.test"});
+  deliver("two", {"alice@example.test"});
+  deliver("three", {"alice@example.test"});
+  std::uint64_t id = 0;
+  {
+    ReadTxn txn(env());
+    id = storage::find_user(txn, std::string_view("alice@example.test"))->id;
+  }
+  std::uint32_t gone[] = {2};
+  write([&](WriteTxn& t) { return storage::delete_messages(t, "alice@example.test", gone); });
+  std::uint32_t marked[] = {1, 2, 9};
+  std::size_t deleted = 0;
+  write([&](WriteTxn& t) -> Status {
+    deleted = storage::delete_present(t, "alice@example.test", id, marked);
+    return {};
+  });
+  EXPECT_EQ(deleted, 1u);
+  ReadTxn txn(env());
+  auto list = storage::list_messages(txn, "alice@example.test");
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].uid, 3u);
+  auto stat = storage::mailbox_stat(txn, "alice@example.test");
+  EXPECT_EQ(stat->messages, 1u);
+  EXPECT_EQ(stat->bytes, list[0].size);
+  EXPECT_EQ(storage::list_messages(txn, id, 1).size(), 1u);
 }
 
 }  // namespace

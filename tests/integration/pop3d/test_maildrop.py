@@ -154,6 +154,28 @@ class DeletionTest(Pop3TestCase):
         refs = self.host.store.mailbox_refs()
         self.assertEqual(set(meta), set(refs), "a body without references is left in the store")
 
+    def test_quit_after_user_recreated_leaves_new_users_mail(self):
+        """Issue 11 item 3: the user is deleted and created again while a
+        session is open; that session's QUIT must not delete the new user's
+        mail (UPDATE is keyed by user id, not by address)."""
+        user, pw, datas = self.mailbox_with(2)
+        c = self.session(user, pw)
+        self.assertOk(c.cmd("DELE 1"))
+        self.assertOk(c.cmd("DELE 2"))
+        self.host.ctl("user", "del", user)
+        self.host.add_user(user, pw)
+        fresh = [message("for the new user 1"), message("for the new user 2")]
+        for m in fresh:
+            self.host.deliver(user, m)
+        self.assertEqual(len(self.host.stored(user)), 2, "the deliveries were not stored")
+        c.quit()
+        self.assertEqual([split_trace(m)[1] for m in self.host.stored(user)], fresh,
+                         "the old session's QUIT deleted the new user's mail")
+        c2 = login_when_free(self, user, pw)
+        self.assertEqual(c2.stat()[0], 2)
+        c2.quit()
+        self.assertConsistent()
+
     def test_dele_twice_and_rset_then_quit(self):
         user, pw, datas = self.mailbox_with(2)
         c = self.session(user, pw)

@@ -7,12 +7,15 @@ shutdown_timeout, answers the rest 421 4.3.2, exits 0, and leaves nothing
 half-stored.
 """
 
+import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 import unittest
 
-from harness import (ConnectionClosed, Daemon, SmtpClient, expect, message, split_trace,
+from harness import (ConnectionClosed, Daemon, SmtpClient, expect, message, program, split_trace,
                      standard_population)
 
 SHUTDOWN_TIMEOUT = 5  # the fixture's smtpd.shutdown_timeout, seconds
@@ -196,6 +199,79 @@ class CrashTest(unittest.TestCase):
         expect(c.transaction("sender@remote.test", ["carol@example.org"], message("two")), "250")
         self.assertEqual([split_trace(m)[1] for m in self.daemon.messages("carol@example.org")],
                          [message("one"), message("two")])
+
+
+# Holds LMDB's write lock (a write transaction, never committed) until a line
+# arrives on stdin: the daemon's writer then waits in its commit.
+HOLD_WRITE_LOCK = r"""
+import sys, lmdb
+env = lmdb.open(sys.argv[1], map_size=int(sys.argv[2]), max_dbs=16, subdir=True, create=False)
+txn = env.begin(write=True)
+print("held", flush=True)
+sys.stdin.readline()
+txn.abort()
+env.close()
+"""
+
+
+class MemcheckDaemon(Daemon):
+    """aviary-smtpd under valgrind's memcheck when it is installed (exit 99
+    on an invalid access), so that a use after free shows without a
+    sanitizer build; as is otherwise (a sanitizer build still catches it)."""
+
+    def start(self, wait=True):
+        valgrind = shutil.which("valgrind")
+        if not valgrind:
+            return super().start(wait)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([valgrind, "-q", "--error-exitcode=99", program("aviary-smtpd"),
+                                          "-c", str(self.config)],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        if wait:
+            self.wait_ready(timeout=60)
+
+
+class LateCommitTest(unittest.TestCase):
+    """Issue 11 item 5: a commit still running when the grace period is over
+    completes after the I/O threads stopped. The writer must drain while the
+    io_context its completion is posted to still exists."""
+
+    def setUp(self):
+        self.daemon = MemcheckDaemon(smtpd={"shutdown_timeout": "1s"}, name="late-commit")
+        self.addCleanup(self.daemon.cleanup)
+        standard_population(self.daemon)
+        self.daemon.start()
+
+    def test_commit_finishing_after_the_io_threads_stopped(self):
+        holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(self.daemon.store_path),
+                                   str(256 << 20)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        def stop_holder():
+            holder.kill()
+            holder.communicate(timeout=10)  # closes its pipes
+        self.addCleanup(stop_holder)
+        self.assertEqual(holder.stdout.readline().strip(), "held")
+        c = self.daemon.client()
+        self.addCleanup(c.close)
+        expect(c.ehlo(), "250")
+        expect(c.cmd("MAIL FROM:<sender@remote.test>"), "250")
+        expect(c.cmd("RCPT TO:<carol@example.org>"), "250")
+        expect(c.cmd("DATA"), "354")
+        c.send(message("late commit") + b".\r\n")  # its commit waits for the lock
+        time.sleep(0.5)
+        self.daemon.signal(signal.SIGTERM)
+        # 1 s of grace, 10 s for goodbyes, then the I/O threads stop.
+        deadline = time.monotonic() + 30
+        while ": stopped" not in self.daemon.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertIn(": stopped", self.daemon.log(), "the I/O threads never stopped")
+        time.sleep(0.5)  # whatever comes after run() gets going
+        holder.stdin.write("release\n")
+        holder.stdin.flush()
+        self.assertEqual(holder.wait(timeout=10), 0)
+        rc = self.daemon.wait(20)
+        self.assertEqual(rc, 0, f"exit {rc} after the late commit:\n{self.daemon.log_tail()}")
+        stored = [split_trace(m)[1] for m in self.daemon.messages("carol@example.org")]
+        self.assertEqual(stored, [message("late commit")], "the late commit is not stored exactly once")
 
 
 if __name__ == "__main__":

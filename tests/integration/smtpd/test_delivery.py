@@ -222,6 +222,50 @@ class DeliveryTest(DaemonTestCase):
         self.assertReply(c.cmd("MAIL FROM:<sender@remote.test>"), "250")
         self.assertReply(c.cmd("RCPT TO:<quota@example.test>"), "250")
 
+    def test_quota_enforced_at_commit(self):
+        """Issue 11 item 7: two sessions pass RCPT against the same usage; the
+        message that crosses the quota lands, the next gets 552 5.2.2 at the
+        end of DATA and is not stored. With another recipient that has room,
+        the message is delivered there and the sender gets a bounce."""
+        self.daemon.add_user("race1@example.test", quota="4KiB")
+        self.daemon.add_user("race2@example.test", quota="4KiB")
+        big = message("crosses the line", body=("b" * 78 + "\r\n") * 80)  # ~6.5 KB
+        small = message("one too many")
+
+        def ready(rcpts, sender="sender@remote.test"):
+            c = self.client()
+            self.assertReply(c.ehlo(), "250")
+            self.assertReply(c.cmd(f"MAIL FROM:<{sender}>"), "250")
+            for r in rcpts:
+                self.assertReply(c.cmd(f"RCPT TO:<{r}>"), "250")
+            self.assertReply(c.cmd("DATA"), "354")
+            return c
+
+        first, second = ready(["race1@example.test"]), ready(["race1@example.test"])
+        first.send(big + b".\r\n")
+        self.assertReply(first.reply(), "250", what="the message that crosses the quota")
+        second.send(small + b".\r\n")
+        self.assertReply(second.reply(), "552", "5.2.2", what="a message for a mailbox over quota")
+        self.assertReply(second.cmd("NOOP"), "250")
+        self.assertEqual(self.daemon.count("race1@example.test"), 1)
+        self.assertGreater(self.daemon.stat("race1@example.test")["bytes"], 4096)
+
+        # Mixed: race2 fills up while another session holds race2 and alice.
+        alice_before = self.daemon.count("alice@example.test")
+        bob_before = self.daemon.count("bob@example.test")
+        filler = ready(["race2@example.test"])
+        mixed = ready(["race2@example.test", "alice@example.test"], sender="bob@example.test")
+        filler.send(big + b".\r\n")
+        self.assertReply(filler.reply(), "250")
+        mixed.send(small + b".\r\n")
+        self.assertReply(mixed.reply(), "250", what="a message with one recipient that has room")
+        self.assertEqual(self.daemon.count("race2@example.test"), 1)
+        self.assertEqual(self.daemon.count("alice@example.test"), alice_before + 1)
+        self.assertEqual(self.daemon.count("bob@example.test"), bob_before + 1, "no bounce for race2")
+        bounce = self.daemon.messages("bob@example.test")[-1]
+        self.assertIn(b"race2@example.test", bounce)
+        self.assertIn(b"Status: 5.2.2", bounce)
+
     def test_body_over_max_size(self):
         """Read to its end, 552 5.3.4, nothing stored, the session stays in step."""
         before = self.daemon.count("alice@example.test")
