@@ -1,0 +1,144 @@
+"""test_map_resize.py - two daemons with different storage.map_size on one store.
+
+aviary-pop3d runs with a small map and streams large messages to several
+clients at once, while aviary-smtpd, configured with a much bigger map,
+receives mail that grows the data file past pop3d's map. LMDB then tells
+pop3d's next transaction MDB_MAP_RESIZED, and pop3d must remap while no
+other of its threads is inside a transaction: before the fix one thread
+remapped under the others' feet (SIGSEGV/SIGBUS in the middle of a RETR).
+Every RETR must be byte-exact, the daemon must log the remap, and a pop3d
+started later with the small map_size adopts the store's bigger map with a
+warning. Each round is a fresh store; the rounds are bounded.
+"""
+
+import threading
+import time
+import unittest
+
+from pop3_harness import DOMAINS, Mailhost, Pop3Client, Proc, program
+
+SMALL_MAP = "24MiB"
+BIG_MAP = "512MiB"
+READERS = 4
+ROUNDS = 2
+
+
+def body_of(size, seed):
+    """A message of about `size` bytes, lines that need dot-stuffing included."""
+    head = (f"From: <big@remote.test>\r\nTo: <r@example.test>\r\nSubject: map {seed}\r\n"
+            f"Message-ID: <map.{seed}@remote.test>\r\n\r\n").encode()
+    line = 0
+    parts = [head]
+    total = len(head)
+    while total < size:
+        text = (b"." if line % 97 == 0 else b"") + f"{seed}:{line:08d} ".encode() + b"x" * (line % 70) + b"\r\n"
+        parts.append(text)
+        total += len(text)
+        line += 1
+    return b"".join(parts)
+
+
+class MapGrownByAnotherDaemon(unittest.TestCase):
+
+    def test_pop3d_keeps_streaming_while_smtpd_grows_the_store(self):
+        for round_no in range(ROUNDS):
+            with self.subTest(round=round_no):
+                self.one_round(round_no)
+
+    def one_round(self, round_no):
+        h = Mailhost(name=f"mapresize{round_no}", map_size=SMALL_MAP, tls=False, pop3s=False,
+                     smtpd={"max_message_size": "16MiB"},
+                     pop3d={"allow_plaintext_auth": True, "io_threads": 3})
+        big = None
+        try:
+            for d in DOMAINS:
+                h.add_domain(d)
+            readers = [h.add_user(f"reader{i}@example.test") for i in range(READERS)]
+            bulk, _ = h.add_user("bulk@example.test")
+
+            # 1. The messages to read go in while everybody has the small map.
+            h.smtpd.start()
+            h.wait_smtpd()
+            for i, (user, _pw) in enumerate(readers):
+                h.deliver(user, body_of(3 << 20, f"{round_no}.{i}"))
+            self.assertEqual(h.smtpd.stop(), 0)
+            expected = {user: h.stored(user)[0] for user, _pw in readers}
+
+            # 2. pop3d with the small map; several sessions stream at once.
+            h.pop3d.start()
+            h.wait_pop3d()
+            stop = threading.Event()
+            errors = []
+            retrs = {user: 0 for user, _pw in readers}
+
+            def read_loop(user, password):
+                try:
+                    with Pop3Client(h.pop3_port, timeout=60, source="127.0.0.1") as c:
+                        c.login(user, password)
+                        while not stop.is_set():
+                            data = c.retr(1, timeout=60)
+                            if data != expected[user]:
+                                errors.append(f"{user}: RETR returned {len(data)} bytes that differ "
+                                              f"from the stored {len(expected[user])}")
+                                return
+                            retrs[user] += 1
+                        c.quit()
+                except Exception as e:  # reported below, with the daemon's log
+                    errors.append(f"{user}: {e!r}")
+
+            threads = [threading.Thread(target=read_loop, args=r) for r in readers]
+            for t in threads:
+                t.start()
+
+            # 3. smtpd with a much bigger map grows the file past pop3d's.
+            big_config = h.dir / "aviary-big.toml"
+            h.map_size = BIG_MAP
+            h.write_config(big_config)
+            h.map_size = SMALL_MAP
+            big = Proc("aviary-smtpd (big map)", [program("aviary-smtpd"), "-c", str(big_config)],
+                       h.dir / "smtpd-big.log")
+            h.smtpd = big  # wait_smtpd and deliver use h.smtpd
+            big.start()
+            h.wait_smtpd()
+            before = dict(retrs)
+            for i in range(3):
+                h.deliver(bulk, body_of(10 << 20, f"bulk.{round_no}.{i}"))
+
+            # 4. Until pop3d has remapped and every reader has read again.
+            deadline = time.monotonic() + 60
+            remapped = f"remapped from {SMALL_MAP} to {BIG_MAP}"
+            while time.monotonic() < deadline and not errors and h.pop3d.alive():
+                if remapped in h.pop3d.log() and all(retrs[u] >= before[u] + 2 for u in retrs):
+                    break
+                time.sleep(0.05)
+            stop.set()
+            for t in threads:
+                t.join(timeout=120)
+            self.assertTrue(h.pop3d.alive(), f"aviary-pop3d died (exit {h.pop3d.proc.returncode}) while the "
+                                             f"store grew:\n{h.pop3d.log_tail()}")
+            self.assertEqual(errors, [], h.pop3d.log_tail())
+            self.assertFalse(any(t.is_alive() for t in threads), "a reader hung")
+            self.assertIn(remapped, h.pop3d.log(), "pop3d never had to remap: the test did not test it")
+            for user in retrs:
+                self.assertGreaterEqual(retrs[user], before[user] + 2, f"{user} did not read after the growth")
+            self.assertEqual(h.pop3d.stop(), 0, h.pop3d.log_tail())
+
+            # 5. A pop3d started with the small map_size adopts the store's.
+            h.pop3d.start()
+            h.wait_pop3d()
+            self.assertIn(f"storage.map_size is {SMALL_MAP} but the store at {h.store_path} has a map of "
+                          f"{BIG_MAP} (a process configured with more grew it): using {BIG_MAP}", h.pop3d.log())
+            user, password = readers[0]
+            with Pop3Client(h.pop3_port, timeout=60, source="127.0.0.1") as c:
+                c.login(user, password)
+                self.assertEqual(c.retr(1, timeout=60), expected[user])
+                c.quit()
+            self.assertEqual(len(h.stored(bulk)), 3)
+        finally:
+            if big is not None:
+                big.kill()
+            h.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
