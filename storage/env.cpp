@@ -43,7 +43,7 @@ Env::Env(const EnvOptions& options)
   try {
     open_map(options.map_size, existed);
     std::uint32_t found = open_tables();
-    if (found < schema_version) migrate_from(found);
+    if (found < schema_version) migrate_forward();
   } catch (...) {
     mdb_env_close(env_);
     env_ = nullptr;
@@ -128,7 +128,7 @@ std::uint32_t Env::open_tables() {
 
 // Every step in one write transaction with the new version: the store is
 // wholly at its old version or wholly at the new one, whatever happens.
-void Env::migrate_from(std::uint32_t) {
+void Env::migrate_forward() {
   WriteTxn txn(*this);
   // Read again under the write lock: another process may have just done it.
   auto stored = txn.get(Table::meta, meta_schema_version);

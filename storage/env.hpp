@@ -80,7 +80,7 @@ class Env {
  private:
   void open_map(std::uint64_t configured, bool existed);
   std::uint32_t open_tables();
-  void migrate_from(std::uint32_t found);
+  void migrate_forward();
   void report(log::Level level, const std::string& line) const;
 
   MDB_env* env_ = nullptr;
