@@ -3,6 +3,18 @@
 // Keys are encoded so that LMDB's byte order is meaningful: integers
 // big-endian, names with their domain first so that one domain's entries are
 // one contiguous range. Every value starts with a version byte.
+//
+// Versioning of the store on disk: meta "schema_version" (be32) names the
+// layout of the whole store, every table and every record version in it.
+// Any change to a key layout or to a record format (a new record version
+// byte) bumps schema_version and adds a step to storage/migrate.cpp that
+// rewrites the older records. At open, Env runs the steps from the store's
+// version up to schema_version in one write transaction, then logs it; a
+// store with a newer version than this code is refused, so an older Aviary
+// never misreads records it does not know. History:
+//   1  wave 1: tables as below; queue records v1, later v2 (message id,
+//      body flags) without a bump, so a version-1 store may hold both.
+//   2  every queue record at v2.
 #pragma once
 
 #include <cstddef>
@@ -12,8 +24,9 @@
 
 namespace aviary::storage {
 
-// Bump when the layout changes; Env refuses stores with a newer version.
-inline constexpr std::uint32_t schema_version = 1;
+// Bump when the layout or a record format changes (see above); Env migrates
+// older stores and refuses newer ones.
+inline constexpr std::uint32_t schema_version = 2;
 
 enum class Table : std::size_t {
   meta,        // name -> counters and the schema version

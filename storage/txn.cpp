@@ -42,25 +42,30 @@ void throw_lmdb(int rc, std::string_view what) {
 }
 
 Txn::Txn(Env& env, MDB_txn* parent, unsigned flags) : env_(&env) {
-  int rc = mdb_txn_begin(env.handle(), parent, flags, &txn_);
-  if (rc == MDB_MAP_RESIZED && parent == nullptr) {
-    // Another process grew the map; adopt its size and try once more.
-    mdb_env_set_mapsize(env.handle(), 0);
-    rc = mdb_txn_begin(env.handle(), parent, flags, &txn_);
-  }
-  if (rc != 0) {
+  // MDB_MAP_RESIZED: another process grew the store past our map. Adopt its
+  // size (with no transaction of ours open) and begin again; a few rounds
+  // at most, in case it grows again meanwhile.
+  for (int attempt = 1;; ++attempt) {
+    pass_ = env.enter();
+    int rc = mdb_txn_begin(env.handle(), parent, flags, &txn_);
+    if (rc == 0) return;
     txn_ = nullptr;
-    throw_lmdb(rc, "cannot begin transaction");
+    pass_.release();
+    if (rc != MDB_MAP_RESIZED || parent != nullptr || attempt == 3) throw_lmdb(rc, "cannot begin transaction");
+    env.adopt_grown_map();
   }
 }
 
-Txn::Txn(Txn&& other) noexcept : env_(other.env_), txn_(other.txn_) { other.txn_ = nullptr; }
+Txn::Txn(Txn&& other) noexcept : env_(other.env_), pass_(std::move(other.pass_)), txn_(other.txn_) {
+  other.txn_ = nullptr;
+}
 
 Txn::~Txn() { abort(); }
 
 void Txn::abort() noexcept {
   if (txn_) mdb_txn_abort(txn_);
   txn_ = nullptr;
+  pass_.release();  // after the transaction: nothing points into the map now
 }
 
 std::optional<std::string_view> Txn::get(Table table, std::string_view key) const {
@@ -144,7 +149,9 @@ std::uint64_t WriteTxn::next_id(std::string_view counter) {
 void WriteTxn::commit() {
   MDB_txn* txn = txn_;
   txn_ = nullptr;
-  if (int rc = mdb_txn_commit(txn); rc != 0) throw_lmdb(rc, "cannot commit");
+  int rc = mdb_txn_commit(txn);
+  pass_.release();
+  if (rc != 0) throw_lmdb(rc, "cannot commit");
 }
 
 }  // namespace aviary::storage

@@ -2,7 +2,8 @@
 //
 // A transaction belongs to the thread that began it (for writers) and must
 // never be held across a co_await. Views returned by get() and scan() point
-// into the map and die with the transaction: copy what you keep.
+// into the map and die with the transaction: copy what you keep. While any
+// transaction is open the map stays where it is (Env::enter).
 #pragma once
 
 #include <cstdint>
@@ -45,6 +46,7 @@ class Txn {
   void abort() noexcept;
 
   Env* env_;
+  MapGate::Pass pass_;  // held for the transaction's whole life
   MDB_txn* txn_ = nullptr;
 };
 

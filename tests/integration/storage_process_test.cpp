@@ -1,5 +1,6 @@
 // storage_process_test.cpp - several processes on one store; processes killed
-// after a commit and in the middle of one.
+// after a commit and in the middle of one; a process whose map another
+// process (configured with a bigger map_size) outgrows while it reads.
 //
 // Each child opens its own Env after fork (an LMDB environment must never
 // cross a fork) and leaves with _exit so that no test state is torn down twice.
@@ -8,8 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "storage/blob.hpp"
@@ -305,6 +309,205 @@ TEST(StorageProcesses, DeadReaderDoesNotMakeTheStoreFull) {
   }
   EXPECT_FALSE(holds_slot(env, child));
   expect_consistent(env, "alice@example.test");
+}
+
+// --- a map outgrown by another process (issue 11, item 1) -----------------
+
+constexpr std::uint64_t small_map = 8ull << 20;
+constexpr std::uint64_t big_map = 128ull << 20;
+
+storage::EnvOptions sized(const TempDir& dir, std::uint64_t size,
+                          std::chrono::milliseconds patience = std::chrono::milliseconds(5000)) {
+  storage::EnvOptions o{dir.file("store"), size};
+  o.remap_patience = patience;
+  return o;
+}
+
+// A one-byte message between processes.
+struct Signal {
+  int fds[2] = {-1, -1};
+  Signal() { (void)!pipe(fds); }
+  ~Signal() {
+    close(fds[0]);
+    close(fds[1]);
+  }
+  void send() {
+    char c = 's';
+    (void)!write(fds[1], &c, 1);
+  }
+  bool wait() {
+    char c;
+    return read(fds[0], &c, 1) == 1;
+  }
+};
+
+// Like wait_exit, but SIGKILLs a child that is still running after `limit`
+// (a deadlock must fail the test, not hang it).
+int wait_exit_within(pid_t pid, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// A store made with the small map: alice with one 1 MiB message (uid 1).
+std::string small_store(const TempDir& dir) {
+  std::string body;
+  for (int i = 0; body.size() < (1u << 20); ++i) body += "line " + std::to_string(i) + " of the message being read\r\n";
+  storage::Env env(sized(dir, small_map));
+  EXPECT_TRUE(storage::write_once(env, [&](WriteTxn& t) -> Status {
+    if (auto s = storage::add_domain(t, "example.test"); !s) return s;
+    if (auto u = storage::add_user(t, addr("alice@example.test"), "$argon2id$x", 0); !u) return u.error();
+    return append(t, "alice@example.test", body);
+  }).ok());
+  return body;
+}
+
+// The other process, configured with the big map: grows the data file well
+// past the small map (LMDB records its map size in the store).
+pid_t grower(const TempDir& dir, Signal& go) {
+  return fork_child([&] {
+    if (!go.wait()) _exit(2);
+    storage::Env env(sized(dir, big_map));
+    for (int i = 0; i < 3; ++i) {
+      if (!storage::write_once(env, [&](WriteTxn& t) {
+             return append(t, "alice@example.test", std::string(6 << 20, static_cast<char>('a' + i)));
+           }).ok()) {
+        _exit(4);
+      }
+    }
+  });
+}
+
+TEST(StorageProcesses, ReadersAndAWriterSurviveAnotherProcessGrowingTheMap) {
+  // Without the map gate, the first transaction that saw MDB_MAP_RESIZED
+  // remapped under the other threads' feet: SIGSEGV/SIGBUS in the reader
+  // process.
+  TempDir dir;
+  const std::string body = small_store(dir);
+  Signal ready, go, grown;
+  pid_t other = grower(dir, go);
+  // Exit codes: 5 bytes differed, 6 a transaction failed, 7 never remapped,
+  // 8 no read after the remap.
+  pid_t reader = fork_child([&] {
+    storage::Env env(sized(dir, small_map));
+    storage::Writer writer(env);
+    std::atomic<bool> stop{false};
+    std::atomic<int> mismatches{0}, failures{0};
+    std::atomic<long> reads{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+      threads.emplace_back([&] {
+        while (!stop) {
+          try {
+            ReadTxn txn(env);
+            // A few reads per transaction: a thread is nearly always inside one.
+            for (int k = 0; k < 4; ++k) {
+              auto view = storage::view_message(txn, 1, 1);
+              if (!view || view->body.size() != body.size() ||
+                  std::memcmp(view->body.data(), body.data(), body.size()) != 0) {
+                ++mismatches;
+              }
+              ++reads;
+            }
+          } catch (const storage::Failure&) {
+            ++failures;
+          }
+        }
+      });
+    }
+    threads.emplace_back([&] {  // the group-commit writer must remap too
+      for (int i = 0; !stop; ++i) {
+        if (!writer.run([&](WriteTxn& t) { return append(t, "alice@example.test", "small " + std::to_string(i)); }).ok()) {
+          ++failures;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    });
+    ready.send();
+    if (!grown.wait()) _exit(2);
+    long before = reads;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (reads < before + 200 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    bool read_after = reads >= before + 200;
+    stop = true;
+    for (auto& th : threads) th.join();
+    if (mismatches) _exit(5);
+    if (failures) _exit(6);
+    if (env.map_size() < big_map) _exit(7);
+    if (!read_after) _exit(8);
+  });
+  ASSERT_TRUE(ready.wait());
+  go.send();
+  EXPECT_EQ(wait_exit_within(other, std::chrono::seconds(60)), 0);
+  grown.send();
+  EXPECT_EQ(wait_exit_within(reader, std::chrono::seconds(60)), 0);
+
+  storage::Env env(sized(dir, small_map));
+  EXPECT_GE(env.map_size(), big_map) << "the store's recorded map size is adopted at open";
+  ReadTxn txn(env);
+  auto first = storage::read_message(txn, "alice@example.test", 1);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->ends_with(body));
+  expect_consistent(env, "alice@example.test");
+}
+
+TEST(StorageProcesses, ARemapNeverWaitsForeverForTransactionsItCannotHave) {
+  TempDir dir;
+  small_store(dir);
+  Signal ready, go, grown;
+  pid_t other = grower(dir, go);
+  // Exit codes: 5 a nested begin did not fail at once, 6 a begin on another
+  // thread did not give up after its patience, 7 no remap once the old
+  // transaction ended.
+  pid_t reader = fork_child([&] {
+    storage::Env env(sized(dir, small_map, std::chrono::milliseconds(300)));
+    std::optional<ReadTxn> held(std::in_place, env);  // e.g. a view being sent
+    ready.send();
+    if (!grown.wait()) _exit(2);
+    // This thread holds a transaction: remapping would wait for itself.
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+      ReadTxn nested(env);
+      _exit(5);
+    } catch (const storage::Failure& f) {
+      if (std::string(f.what()).find("try again") == std::string::npos) _exit(5);
+    }
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(200)) _exit(5);
+    // Another thread: waits for `held` as long as its patience, then fails.
+    auto other_thread = std::async(std::launch::async, [&] {
+      auto started = std::chrono::steady_clock::now();
+      try {
+        ReadTxn txn(env);
+        return false;
+      } catch (const storage::Failure& f) {
+        return std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(300) &&
+               std::string(f.what()).find("stayed open for 300 ms") != std::string::npos;
+      }
+    });
+    if (other_thread.wait_for(std::chrono::seconds(10)) != std::future_status::ready || !other_thread.get()) _exit(6);
+    held.reset();
+    try {
+      ReadTxn txn(env);
+      if (env.map_size() < big_map || !storage::view_message(txn, 1, 4)) _exit(7);
+    } catch (const storage::Failure&) {
+      _exit(7);
+    }
+  });
+  ASSERT_TRUE(ready.wait());
+  go.send();
+  EXPECT_EQ(wait_exit_within(other, std::chrono::seconds(60)), 0);
+  grown.send();
+  EXPECT_EQ(wait_exit_within(reader, std::chrono::seconds(60)), 0);
 }
 
 }  // namespace

@@ -194,7 +194,10 @@ TEST(StoreEnv, RefusesNewerSchemaVersion) {
     storage::Env env({dir.file("s"), 16 << 20});
     FAIL() << "opened a store from the future";
   } catch (const storage::Failure& f) {
-    EXPECT_EQ(std::string(f.what()), "store at " + dir.file("s") + " has schema version 2, newer than this Aviary understands (1): upgrade Aviary");
+    EXPECT_EQ(std::string(f.what()), "store at " + dir.file("s") + " has schema version " +
+                                         std::to_string(storage::schema_version + 1) +
+                                         ", newer than this Aviary understands (" +
+                                         std::to_string(storage::schema_version) + "): upgrade Aviary");
   }
 }
 
