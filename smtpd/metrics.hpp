@@ -16,7 +16,7 @@ namespace aviary::smtpd {
 // Every value each label can take (common/metric_labels.hpp); another value
 // is a bug.
 inline constexpr LabelValues<3> listener_names = {"smtp", "submission", "submissions"};
-inline constexpr LabelValues<4> rejection_reasons = {"size", "bare_line_end", "hops", "storage"};
+inline constexpr LabelValues<5> rejection_reasons = {"size", "bare_line_end", "hops", "quota", "storage"};
 inline constexpr LabelValues<3> recipient_dispositions = {"local", "relay", "rejected"};
 inline constexpr LabelValues<3> auth_results = {"success", "failure", "throttled"};
 inline constexpr LabelValues<3> delivery_results = {"delivered", "deferred", "bounced"};

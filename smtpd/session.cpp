@@ -286,12 +286,16 @@ class Session {
     std::string recipients;
     for (const auto& r : state_.txn.recipients) recipients += (recipients.empty() ? "<" : ",<") + r + ">";
     state_.reset_transaction();
+    if (!stored && stored.error().code == Errc::over_quota) {
+      // RFC 1893 X.2.2: full at commit (concurrent sessions passed RCPT together).
+      log::info("smtpd: id=", delivery->id, " refused: every mailbox is over its quota");
+      svc_.metrics.message_rejected("quota");
+      co_return Reply(552, "5.2.2", "Mailbox full");
+    }
     if (!stored) {
       log::error("smtpd: id=", delivery->id, " not stored: ", stored.error().message);
       svc_.metrics.message_rejected("storage");
       if (stored.error().code == Errc::storage_full) co_return Reply(452, "4.3.1", "Insufficient system storage");
-      // RFC 1893 X.2.2: full at commit (concurrent sessions passed RCPT together).
-      if (stored.error().code == Errc::over_quota) co_return Reply(552, "5.2.2", "Mailbox full");
       co_return Reply(451, "4.3.0", "Local error in processing");
     }
     ++messages_;

@@ -61,7 +61,7 @@ class OutputBufferTest(Pop3TestCase):
         for _ in range(COMMANDS):
             self.assertOk(c.response(timeout=10))
             c.multiline(timeout=10)
-        self.assertOk(c.cmd("NOOP"))
+        self.assertOk(c.cmd("QUIT"))
 
 
 if __name__ == "__main__":

@@ -113,19 +113,35 @@ class BounceTest(RelayTestCase):
         self.assertAsked("nxdomain.test", "MX")
 
     def test_too_many_received_headers(self):
+        """Submission refuses a looping message at DATA (554 5.4.0, smtpd.max_hops);
+        one queued before the limit was lowered is bounced by the relay (5.4.6)."""
         ip_b = self.net.ip(3)
 
         def records(dns):
             dns.mx("b.test", "mx.b.test", 10)
             dns.a("mx.b.test", ip_b)
-        a = self.sender_host(records)
-        b = self.host("b", "b.test", 3)
+        self.start_dns(records)
+        a = self.host("a", "a.test", 2, smtpd={"max_hops": 100})
+        a.add_user("alice@a.test")
+        b = self.host("b", "b.test", 3, start=False)  # down: the message waits in a's queue
         b.add_user("bob@b.test")
         hops = b"".join(f"Received: from hop{i}.example.net by hop{i + 1}.example.net; "
                         f"Sat, 28 Nov 2026 11:{i:02d}:00 +0000\r\n".encode() for i in range(55))
         subject = self.marker("loop")
-        a.submit("alice@a.test", ["bob@b.test"],
-                 make_message("alice@a.test", "bob@b.test", subject, extra_headers=hops))
+        looping = make_message("alice@a.test", "bob@b.test", subject, extra_headers=hops)
+        a.submit("alice@a.test", ["bob@b.test"], looping)
+        self.wait_for(lambda: next((e for e in a.queue() if e["attempts"] >= 1), None), "a deferred attempt")
+
+        # The limit comes down to its default: new looping mail is refused at DATA ...
+        self.assertEqual(a.smtpd.stop(30), 0, a.smtpd.log_tail())
+        a.smtpd_options["max_hops"] = 50
+        a.write_config()
+        a.start()
+        with self.assertRaisesRegex(AssertionError, r"end of DATA answered 554 b'5\.4\.0"):
+            a.submit("alice@a.test", ["bob@b.test"], looping)
+        # ... and the queued one is bounced, never relayed.
+        b.start()
+        a.flush()
         report = self.only_bounce(a, "bob@b.test", status=r"5\.4\.6", marker=subject)
         self.assertIn("5.4.6", report.raw.decode("utf-8", "replace"))
         time.sleep(1)

@@ -14,7 +14,7 @@ KNOWN = {
     "aviary_smtpd_connections_total": ("listener", {"smtp", "submission", "submissions"}),
     "aviary_smtpd_sessions_active": ("listener", {"smtp", "submission", "submissions"}),
     "aviary_smtpd_messages_received_total": ("listener", {"smtp", "submission", "submissions"}),
-    "aviary_smtpd_messages_rejected_total": ("reason", {"size", "bare_line_end", "hops", "storage"}),
+    "aviary_smtpd_messages_rejected_total": ("reason", {"size", "bare_line_end", "hops", "quota", "storage"}),
     "aviary_smtpd_recipients_total": ("disposition", {"local", "relay", "rejected"}),
     "aviary_smtpd_auth_attempts_total": ("result", {"success", "failure", "throttled"}),
     "aviary_delivery_attempts_total": ("result", {"delivered", "deferred", "bounced"}),
