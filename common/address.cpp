@@ -59,6 +59,26 @@ std::size_t utf8_length(std::string_view s, std::size_t pos) {
   return 0;
 }
 
+bool is_domain_name(std::string_view name) {
+  // RFC 1035 §2.3.4 and RFC 1123 §2.1 (labels may start with a digit).
+  if (name.empty() || name.size() > 253) return false;
+  std::string_view label;
+  while (true) {
+    auto dot = name.find('.');
+    label = name.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char ch : label) {
+      bool ldh = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-';
+      if (!ldh) return false;
+    }
+    if (dot == std::string_view::npos) break;
+    name.remove_prefix(dot + 1);
+  }
+  // RFC 3696 §2: a top-level domain is never all digits, so "10.1.2" is a
+  // mistyped address, not a name.
+  return !std::all_of(label.begin(), label.end(), [](char c) { return is_digit(static_cast<unsigned char>(c)); });
+}
+
 namespace {
 
 // check_utf8_non_ascii - RFC 6531 §3.3 lets UTF8-non-ascii into atext and

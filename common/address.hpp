@@ -42,6 +42,10 @@ Result<Address> parse_address(std::string_view text);
 // returned as given.
 Result<std::string> normalize_domain(std::string_view domain);
 
+// A plausible ASCII domain name: LDH labels of 1-63 octets, 253 octets in
+// all, a last label that is not all digits (so "1.2.3" is not a name).
+bool is_domain_name(std::string_view name);
+
 // The length of the well-formed multi-octet UTF-8 sequence at s[pos], 0 if
 // there is none (ASCII octets are 0 too).
 std::size_t utf8_length(std::string_view s, std::size_t pos);

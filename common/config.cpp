@@ -64,26 +64,6 @@ std::string Endpoint::to_string() const {
   return host + ":" + std::to_string(port);
 }
 
-bool is_domain_name(std::string_view name) {
-  // RFC 1035 §2.3.4 and RFC 1123 §2.1 (labels may start with a digit).
-  if (name.empty() || name.size() > 253) return false;
-  std::string_view label;
-  while (true) {
-    auto dot = name.find('.');
-    label = name.substr(0, dot);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-    for (char ch : label) {
-      bool ldh = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-';
-      if (!ldh) return false;
-    }
-    if (dot == std::string_view::npos) break;
-    name.remove_prefix(dot + 1);
-  }
-  // RFC 3696 §2: a top-level domain is never all digits, so "10.1.2" is a
-  // mistyped address, not a name.
-  return !is_digits(label);
-}
-
 Result<Endpoint> parse_endpoint(std::string_view text, HostKind kind) {
   auto bad = [&](std::string_view what) {
     return make_error(Errc::invalid, std::string(what) + ", got " + quoted(text));

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/address.hpp"  // is_domain_name
 #include "common/password.hpp"
 #include "common/result.hpp"
 
@@ -162,8 +163,5 @@ Result<Endpoint> parse_endpoint(std::string_view text, HostKind kind);
 std::optional<std::string> password_memory_problem(const PasswordParams& password, unsigned hashing_threads,
                                                    std::uint64_t ram_bytes);
 
-// A plausible ASCII domain name: LDH labels of 1-63 octets, 253 octets in
-// all, a last label that is not all digits (so "1.2.3" is not a name).
-bool is_domain_name(std::string_view name);
 
 }  // namespace aviary

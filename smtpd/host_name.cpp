@@ -1,37 +1,14 @@
 // host_name.cpp - see host_name.hpp.
 #include "smtpd/host_name.hpp"
 
-#include <algorithm>
+#include "common/address.hpp"
 
 namespace aviary::smtpd {
-namespace {
-
-constexpr std::size_t max_label = 63;
-constexpr std::size_t max_name = 253;
-
-bool is_ldh(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-}
-
-bool is_label(std::string_view label) {
-  return !label.empty() && label.size() <= max_label && label.front() != '-' && label.back() != '-' &&
-         std::all_of(label.begin(), label.end(), is_ldh);
-}
-
-}  // namespace
+constexpr std::size_t max_label = 63;  // RFC 1035 §2.3.4
 
 bool is_host_name(std::string_view name) {
   if (name.ends_with('.')) name.remove_suffix(1);
-  if (name.empty() || name.size() > max_name) return false;
-  std::string_view last;
-  for (std::size_t start = 0;;) {
-    std::size_t dot = name.find('.', start);
-    last = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (!is_label(last)) return false;
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-  }
-  return !std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return is_domain_name(name);
 }
 
 std::optional<std::string> host_name_from_wire(const unsigned char* wire, std::size_t length) {
@@ -44,10 +21,12 @@ std::optional<std::string> host_name_from_wire(const unsigned char* wire, std::s
       return name;  // "" is the root
     }
     // Compression pointers (0xC0) never appear in rdata handed out
-    // uncompressed; a label with a dot inside would read as two.
+    // uncompressed.
     if (label > max_label || i + label > length) return std::nullopt;
     std::string_view text(reinterpret_cast<const char*>(wire + i), label);
-    if (!is_label(text)) return std::nullopt;
+    // A dot inside a label would read as two labels; every other octet is
+    // checked with the whole name at the root label.
+    if (text.find('.') != std::string_view::npos) return std::nullopt;
     if (!name.empty()) name += '.';
     for (char c : text) name += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
     i += label;

@@ -31,26 +31,25 @@ common_flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -I"$root" -Wall -Wextra)
 lib_flags=("${common_flags[@]}" -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined)
 target_flags=("${common_flags[@]}" -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 
-# What each target needs, and no more.
+# What each target needs, and no more. The store is one library: all of
+# storage/, and the common/ files it uses.
+storage_sources=(storage/*.cpp common/units.cpp)
 data_reader_sources=(smtpd/data_reader.cpp)
 smtp_command_sources=(
   smtpd/command_parser.cpp smtpd/commands.cpp smtpd/data_reader.cpp smtpd/message_buffer.cpp smtpd/metrics.cpp
   smtpd/reply.cpp
   common/address.cpp common/log.cpp common/sasl.cpp
-  storage/blob.cpp storage/codec.cpp storage/directory.cpp storage/env.cpp storage/mailbox.cpp
-  storage/queue.cpp storage/resolve.cpp storage/schema.cpp storage/txn.cpp storage/writer.cpp
+  "${storage_sources[@]}"
 )
 pop3_command_sources=(
   pop3d/commands.cpp pop3d/maildrop.cpp common/message_stream.cpp pop3d/reply.cpp
   common/address.cpp common/log.cpp common/sasl.cpp
-  storage/blob.cpp storage/codec.cpp storage/directory.cpp storage/env.cpp storage/mailbox.cpp
-  storage/queue.cpp storage/resolve.cpp storage/schema.cpp storage/txn.cpp storage/writer.cpp
+  "${storage_sources[@]}"
 )
 smtp_reply_sources=(
   smtpd/client_reply.cpp smtpd/dsn.cpp smtpd/delivery.cpp smtpd/host_name.cpp smtpd/message_buffer.cpp
   common/address.cpp common/log.cpp
-  storage/blob.cpp storage/codec.cpp storage/directory.cpp storage/env.cpp storage/mailbox.cpp
-  storage/queue.cpp storage/resolve.cpp storage/schema.cpp storage/txn.cpp storage/writer.cpp
+  "${storage_sources[@]}"
 )
 data_reader_libs=()
 smtp_reply_libs=(-llmdb -lidn2 -pthread)
