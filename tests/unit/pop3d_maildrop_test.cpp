@@ -19,13 +19,29 @@ thread_local bool counting = false;
 thread_local std::size_t allocations = 0;
 }  // namespace
 
-void* operator new(std::size_t size) {
+// Every form that pairs with the replaced delete, so that memory from any
+// of them (std::stable_sort's nothrow buffer, say) is freed the way it was
+// taken (AddressSanitizer checks that).
+namespace {
+void* counted_malloc(std::size_t size) noexcept {
   if (counting) ++allocations;
-  if (void* p = std::malloc(size ? size : 1)) return p;
+  return std::malloc(size ? size : 1);
+}
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (void* p = counted_malloc(size)) return p;
   throw std::bad_alloc();
 }
+void* operator new[](std::size_t size) { return operator new(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
 void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace aviary::test {
 namespace {

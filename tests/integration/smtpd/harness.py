@@ -51,6 +51,17 @@ def program(name):
     return str(path)
 
 
+def sanitized_build():
+    """True when the programs are an AddressSanitizer build (tools/test.sh
+    --sanitize): memory figures then measure ASan's shadow and quarantine,
+    and valgrind cannot run them."""
+    cache = bin_dir().parent / "CMakeCache.txt"
+    try:
+        return "AVIARY_SANITIZE:BOOL=ON" in cache.read_text(errors="replace")
+    except OSError:
+        return False
+
+
 _handed_out = set()
 
 
