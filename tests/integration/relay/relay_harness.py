@@ -461,48 +461,36 @@ def make_message(sender, to, subject, body="Hello from the relay tests.\r\n", ex
 # ---------------------------------------------------------------------------
 # A scripted SMTP server.
 
-class ScriptedSmtp:
-    """A threaded SMTP server on ip:port whose replies are scripted.
+class LoopbackServer:
+    """A threaded TCP server on ip:port for the relay to talk to: each
+    connection gets a thread running self._serve(conn, peer); log() keeps
+    lines for failure messages. Subclasses set their state before calling
+    __init__, which starts accepting."""
 
-    rcpt_script: {address: [reply, ...]}: the n-th RCPT for that address
-      gets the n-th reply, the last one repeats; a reply is (code, text).
-      Unlisted addresses get 250.
-    data_reply(tx) -> (code, text): the reply to the end of DATA (default 250).
-    Every transaction (from MAIL on) is recorded as a dict: mail (the whole
-    MAIL line), sender, rcpts [(address, code)], data (bytes, unstuffed, or
-    None), reply (code to the end of DATA or None), pipelined (more commands
-    were already in the buffer when MAIL was read), session, time (monotonic,
-    when MAIL arrived)."""
+    label = "server"
 
-    def __init__(self, ip, port, name="mx.scripted.test", rcpt_script=None, data_reply=None,
-                 extensions=("PIPELINING", "SIZE 10485760", "8BITMIME", "ENHANCEDSTATUSCODES")):
-        self.ip, self.port, self.name = ip, port, name
-        self.rcpt_script = {k.lower(): list(v) for k, v in (rcpt_script or {}).items()}
-        self.rcpt_seen = {}
-        self.data_reply = data_reply or (lambda tx: (250, "2.0.0 Ok: queued"))
-        self.extensions = extensions
-        sizes = [int(e.split()[1]) for e in extensions if e.upper().startswith("SIZE ") and e.split()[1] != "0"]
-        self.size_limit = sizes[0] if sizes else None
-        self.transactions = []
-        self.sessions = 0
+    def __init__(self, ip, port, backlog=32, rcvbuf=None):
+        self.ip, self.port = ip, port
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.lines = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.bind((ip, port))
-        self.sock.listen(32)
+        self.sock.listen(backlog)
         self.sock.settimeout(0.2)
         self.thread = threading.Thread(target=self._accept_loop, daemon=True)
         self.thread.start()
-        self.log_lines = []
 
     def log(self, text):
         with self.lock:
-            self.log_lines.append(f"{time.strftime('%H:%M:%S')} {text}")
+            self.lines.append(f"{time.strftime('%H:%M:%S')} {text}")
 
     def log_tail(self, n=40):
         with self.lock:
-            return f"--- scripted SMTP {self.ip}:{self.port} ---\n" + "\n".join(self.log_lines[-n:])
+            return f"--- {self.label} {self.ip}:{self.port} ---\n" + "\n".join(self.lines[-n:])
 
     def stop(self):
         self.stopping.set()
@@ -517,10 +505,45 @@ class ScriptedSmtp:
                 continue
             except OSError:
                 return
-            with self.lock:
-                self.sessions += 1
-                n = self.sessions
-            threading.Thread(target=self._session, args=(conn, peer, n), daemon=True).start()
+            threading.Thread(target=self._serve, args=(conn, peer), daemon=True).start()
+
+    def _serve(self, conn, peer):
+        raise NotImplementedError
+
+
+class ScriptedSmtp(LoopbackServer):
+    """A threaded SMTP server on ip:port whose replies are scripted.
+
+    rcpt_script: {address: [reply, ...]}: the n-th RCPT for that address
+      gets the n-th reply, the last one repeats; a reply is (code, text).
+      Unlisted addresses get 250.
+    data_reply(tx) -> (code, text): the reply to the end of DATA (default 250).
+    Every transaction (from MAIL on) is recorded as a dict: mail (the whole
+    MAIL line), sender, rcpts [(address, code)], data (bytes, unstuffed, or
+    None), reply (code to the end of DATA or None), pipelined (more commands
+    were already in the buffer when MAIL was read), session, time (monotonic,
+    when MAIL arrived)."""
+
+    label = "scripted SMTP"
+
+    def __init__(self, ip, port, name="mx.scripted.test", rcpt_script=None, data_reply=None,
+                 extensions=("PIPELINING", "SIZE 10485760", "8BITMIME", "ENHANCEDSTATUSCODES")):
+        self.ip, self.port, self.name = ip, port, name
+        self.rcpt_script = {k.lower(): list(v) for k, v in (rcpt_script or {}).items()}
+        self.rcpt_seen = {}
+        self.data_reply = data_reply or (lambda tx: (250, "2.0.0 Ok: queued"))
+        self.extensions = extensions
+        sizes = [int(e.split()[1]) for e in extensions if e.upper().startswith("SIZE ") and e.split()[1] != "0"]
+        self.size_limit = sizes[0] if sizes else None
+        self.transactions = []
+        self.sessions = 0
+        super().__init__(ip, port)
+
+    def _serve(self, conn, peer):
+        with self.lock:
+            self.sessions += 1
+            n = self.sessions
+        self._session(conn, peer, n)
 
     def _session(self, conn, peer, n):
         conn.settimeout(60)

@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from relay_harness import WAIT, RelayTestCase, free_port, make_message, split_trace
+from relay_harness import RelayTestCase, free_port, make_message, split_trace
 
 EVIL_CRLF = b"mx\r\nX-Injected: yes"   # one label, then .b.test
 EVIL_8BIT = b"m\xc3\xa9x"               # one label, then .b.test

@@ -11,61 +11,31 @@ Issue 11 item 27: only 2xx is success. A server that answers a RCPT with
 recipient stays queued (deferred), it is not counted as delivered.
 """
 
-import socket
-import threading
 import time
 import unittest
 
-from relay_harness import WAIT, RelayTestCase, make_message
+from relay_harness import WAIT, LoopbackServer, RelayTestCase, make_message
 
 DEADLINE = 3  # seconds, relay.transaction_deadline in these tests
 
 
-class Tarpit:
+class Tarpit(LoopbackServer):
     """An SMTP server that greets and answers EHLO at once (unless
     slow_greeting), then answers MAIL one byte a second, forever: a reply of
     endless "250-" lines. Records when each connection opened and closed."""
 
+    label = "tarpit"
+
     def __init__(self, ip, port, slow_greeting=False):
         self.slow_greeting = slow_greeting
-        self.lock = threading.Lock()
         self.connections = []  # [opened, closed or None] (monotonic)
-        self.stopping = threading.Event()
-        self.lines = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, port))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.ip, self.port = ip, port
-        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self.thread.start()
+        super().__init__(ip, port, backlog=8)
 
-    def log(self, text):
+    def _serve(self, conn, peer):
         with self.lock:
-            self.lines.append(f"{time.strftime('%H:%M:%S')} {text}")
-
-    def log_tail(self, n=30):
-        with self.lock:
-            return f"--- tarpit {self.ip}:{self.port} ---\n" + "\n".join(self.lines[-n:])
-
-    def stop(self):
-        self.stopping.set()
-        self.thread.join(timeout=5)
-        self.sock.close()
-
-    def _accept_loop(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                record = [time.monotonic(), None]
-                self.connections.append(record)
-            threading.Thread(target=self._session, args=(conn, record), daemon=True).start()
+            record = [time.monotonic(), None]
+            self.connections.append(record)
+        self._session(conn, record)
 
     def _dribble(self, conn):
         """One byte a second of "250-tarpit" lines until the peer goes away

@@ -8,40 +8,23 @@ each bad octet with U+FFFD.
 """
 
 import json
-import socket
 import subprocess
-import threading
 import unittest
 
-from relay_harness import RelayTestCase, make_message, program
+from relay_harness import LoopbackServer, RelayTestCase, make_message, program
 
 # 0xE9 alone (Latin-1 é), 0x80 (a lone continuation), 0xE2 0x82 (a truncated €).
 BAD_TEXT = b"4.7.1 caf\xe9 \x80 \xe2\x82 gr\xc3\xbc\xc3\x9fe greylisted"
 
 
-class RawMx:
-    """Answers every session on ip:port with fixed bytes; RCPT gets 451 BAD_TEXT."""
+class RawMx(LoopbackServer):
+    """Answers every session with fixed bytes; RCPT gets 451 BAD_TEXT."""
 
-    def __init__(self, ip, port):
-        self.sock = socket.create_server((ip, port))
-        self.sock.settimeout(0.2)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
+    label = "raw MX"
 
-    def stop(self):
-        self.stopping.set()
-        self.thread.join(5)
-        self.sock.close()
-
-    def _loop(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            with conn:
-                self._session(conn)
+    def _serve(self, conn, peer):
+        with conn:
+            self._session(conn)
 
     def _session(self, conn):
         conn.settimeout(10)

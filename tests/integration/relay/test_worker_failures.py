@@ -15,13 +15,12 @@ exported at 0 from the first scrape.
 """
 
 import re
-import socket
 import struct
 import threading
 import time
 import unittest
 
-from relay_harness import WAIT, ConnectionClosed, RelayTestCase, make_message
+from relay_harness import WAIT, ConnectionClosed, LoopbackServer, RelayTestCase, make_message
 
 CORRUPT_METRIC = "aviary_queue_corrupt_records_total"
 
@@ -32,59 +31,33 @@ def metric(text, name):
     return float(m.group(1)) if m else None
 
 
-class SlowSink:
+class SlowSink(LoopbackServer):
     """An SMTP server on ip:port that, for the first message only, answers
     354 and then stops reading until release() (so the sender blocks with
     most of the data still unsent). It records every message it got whole
     (the final "." seen) and every transaction cut off mid-data."""
 
+    label = "slow sink"
+
     def __init__(self, ip, port):
-        self.ip, self.port = ip, port
-        self.lock = threading.Lock()
         self.completed = []    # message bytes
         self.cut_off = 0       # data phases that ended without "."
         self.data_bytes = 0    # of the held (first) message read so far
         self.holding = threading.Event()   # set once the first DATA is held
         self.released = threading.Event()
-        self.stopping = threading.Event()
         self.held_once = False
-        self.lines = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # A small receive window: the sender blocks after a few KiB.
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.bind((ip, port))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self.thread.start()
-
-    def log(self, text):
-        with self.lock:
-            self.lines.append(f"{time.strftime('%H:%M:%S')} {text}")
-
-    def log_tail(self, n=40):
-        with self.lock:
-            return f"--- slow sink {self.ip}:{self.port} ---\n" + "\n".join(self.lines[-n:])
+        super().__init__(ip, port, backlog=8, rcvbuf=4096)
 
     def release(self):
         self.released.set()
 
     def stop(self):
-        self.stopping.set()
         self.released.set()
-        self.thread.join(timeout=5)
-        self.sock.close()
+        super().stop()
 
-    def _accept_loop(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _peer = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+    def _serve(self, conn, peer):
+        self._session(conn)
 
     def _session(self, conn):
         conn.settimeout(WAIT)
