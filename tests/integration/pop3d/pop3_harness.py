@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "smtpd"))
 
 from harness import (  # noqa: E402  (../smtpd/harness.py)
-    ConnectionClosed, SmtpClient, StoreReader, dot_stuff, expect, free_port, program,
+    ConnectionClosed, SmtpClient, StoreReader, dot_stuff, expect, free_port, program, rss_anon_kib,
     split_trace, toml_value)
 
 # Re-exported for the test files: ConnectionClosed, SmtpClient, expect, split_trace.
@@ -160,10 +160,7 @@ class Proc:
 
     def rss_anon_kib(self):
         """RssAnon of the process in KiB (anonymous memory, not the LMDB map)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-        raise AssertionError("no RssAnon in /proc/PID/status")
+        return rss_anon_kib(self.pid)
 
 
 # ---------------------------------------------------------------------------

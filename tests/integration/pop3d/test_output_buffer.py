@@ -9,12 +9,11 @@ that and do not read, and the daemon's anonymous memory must stay about
 where it was; then one client reads every reply, in order.
 """
 
-import socket
 import time
 import unittest
 
 from pop3_harness import Pop3Client, Pop3TestCase
-from harness import sanitized_build  # noqa: E402  (../smtpd, put on the path by pop3_harness)
+from harness import sanitized_build, settled_rss_kib, slow_reader_socket  # noqa: E402  (../smtpd, put on the path by pop3_harness)
 
 SESSIONS = 40
 COMMANDS = 2730
@@ -26,36 +25,21 @@ class OutputBufferTest(Pop3TestCase):
     pop3d_options = {"max_connections_per_ip": 200, "max_errors": 20}
 
     def slow_reader(self):
-        """A greeted client with tiny windows (see smtpd/test_output_buffer.py)."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
-        sock.settimeout(10)
-        sock.connect(("127.0.0.1", self.host.pop3_port))
+        """A greeted client with tiny windows."""
+        sock = slow_reader_socket(self.host.pop3_port)
         self.addCleanup(sock.close)
         c = Pop3Client.__new__(Pop3Client)
         c.sock, c.timeout, c.buf, c.tls = sock, 10.0, bytearray(), False
         self.assertOk(c.response())
         return c
 
-    def settle(self):
-        last = self.host.pop3d.rss_anon_kib()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            time.sleep(0.25)
-            now = self.host.pop3d.rss_anon_kib()
-            if abs(now - last) < 64:
-                return now
-            last = now
-        return last
-
     def test_pipelined_flood_without_reading_stays_bounded(self):
         clients = [self.slow_reader() for _ in range(SESSIONS)]
-        before = self.settle()
+        before = settled_rss_kib(self.host.pop3d.pid)
         for c in clients:
             c.sock.sendall(FLOOD)
         time.sleep(1.0)
-        grown = self.settle() - before
+        grown = settled_rss_kib(self.host.pop3d.pid) - before
         self.assertLess(grown, 3 * 1024,
                         f"RssAnon grew by {grown} KiB for {SESSIONS} sessions that do not read: "
                         f"replies are queued in memory instead of written")

@@ -62,6 +62,40 @@ def sanitized_build():
         return False
 
 
+def rss_anon_kib(pid):
+    """RssAnon of a process in KiB (anonymous memory, not the LMDB map)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssAnon in /proc/PID/status")
+
+
+def settled_rss_kib(pid, step=0.25, timeout=5.0):
+    """RssAnon once it stopped changing by 64 KiB a step (bounded)."""
+    last = rss_anon_kib(pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(step)
+        now = rss_anon_kib(pid)
+        if abs(now - last) < 64:
+            return now
+        last = now
+    return last
+
+
+def slow_reader_socket(port):
+    """A socket connected to 127.0.0.1:port that takes replies slowly: a
+    small window and small segments, set before connect, so that the
+    daemon's kernel send buffer stays small too (Linux sizes it from the
+    MSS) and what the daemon queues beyond it shows in its memory."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
 _handed_out = set()
 
 

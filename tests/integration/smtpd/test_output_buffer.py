@@ -9,22 +9,13 @@ not read (their receive buffers are tiny), and the daemon's anonymous memory
 must stay about where it was.
 """
 
-import socket
 import time
 import unittest
-from pathlib import Path
 
-from harness import DaemonTestCase, SmtpClient, sanitized_build
+from harness import DaemonTestCase, SmtpClient, sanitized_build, settled_rss_kib, slow_reader_socket
 
 SESSIONS = 50
 FLOOD = b"EHLO x\r\n" * 2048  # 16 KiB
-
-
-def rss_anon_kib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1])
-    raise AssertionError("no RssAnon in /proc/PID/status")
 
 
 @unittest.skipIf(sanitized_build(), "RssAnon of an ASan build measures its shadow memory and quarantine")
@@ -33,14 +24,7 @@ class OutputBufferTest(DaemonTestCase):
 
     def slow_reader(self):
         """A connected, greeted client whose receive buffer is tiny, after one EHLO."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        # Before connect: a small window, and small segments, so that the
-        # daemon's kernel send buffer stays small too (Linux sizes it from
-        # the MSS) and what the daemon queues beyond it shows in its memory.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
-        sock.settimeout(10)
-        sock.connect(("127.0.0.1", self.daemon.port))
+        sock = slow_reader_socket(self.daemon.port)
         self.addCleanup(sock.close)
         c = SmtpClient.__new__(SmtpClient)
         c.sock, c.timeout, c.buf, c.tls = sock, 10.0, bytearray(), False
@@ -48,26 +32,14 @@ class OutputBufferTest(DaemonTestCase):
         self.assertReply(c.cmd("EHLO warm.example.net"), "250")
         return c
 
-    def settle(self, pid, seconds=1.0):
-        """RssAnon once it stopped changing (bounded)."""
-        last = rss_anon_kib(pid)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            time.sleep(seconds / 4)
-            now = rss_anon_kib(pid)
-            if abs(now - last) < 64:
-                return now
-            last = now
-        return last
-
     def test_pipelined_flood_without_reading_stays_bounded(self):
         pid = self.daemon.proc.pid
         clients = [self.slow_reader() for _ in range(SESSIONS)]
-        before = self.settle(pid)
+        before = settled_rss_kib(pid)
         for c in clients:
             c.sock.sendall(FLOOD)  # 16 KiB fits the daemon's receive buffer
         time.sleep(1.0)  # the daemon reads and answers until its writes block
-        after = self.settle(pid)
+        after = settled_rss_kib(pid)
         grown = after - before
         # Unflushed, each session holds what its kernel buffer does not take of
         # ~300 KB of replies (~10 MB here, measured); flushed every 8 KiB it
