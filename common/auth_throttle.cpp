@@ -1,7 +1,7 @@
 // auth_throttle.cpp - see auth_throttle.hpp.
 #include "common/auth_throttle.hpp"
 
-#include "common/net/admission.hpp"
+#include "common/admission.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -48,7 +48,7 @@ AuthThrottle::Clock::duration AuthThrottle::wait(Failures& f, std::uint64_t fail
 AuthThrottle::Verdict AuthThrottle::check(std::string_view ip, std::string_view account, Clock::time_point now) {
   std::lock_guard lock(mutex_);
   Verdict verdict;
-  if (auto it = addresses_.find(net::client_key(ip)); it != addresses_.end()) {
+  if (auto it = addresses_.find(admission::client_key(ip)); it != addresses_.end()) {
     std::uint64_t n = count(it->second, now);
     if (n == 0) {
       addresses_.erase(it);
@@ -82,7 +82,7 @@ void AuthThrottle::add(Table& table, const std::string& key, Clock::time_point n
 
 void AuthThrottle::failure(std::string_view ip, std::string_view account, Clock::time_point now) {
   std::lock_guard lock(mutex_);
-  add(addresses_, net::client_key(ip), now);
+  add(addresses_, admission::client_key(ip), now);
   add(accounts_, std::string(account), now);
 }
 
@@ -93,7 +93,7 @@ void AuthThrottle::success(std::string_view account) {
 
 bool AuthThrottle::try_begin(std::string_view ip) {
   std::lock_guard lock(mutex_);
-  std::uint32_t& n = in_flight_[net::client_key(ip)];
+  std::uint32_t& n = in_flight_[admission::client_key(ip)];
   if (n >= std::max<std::uint32_t>(1, policy_.max_in_flight)) return false;
   ++n;
   return true;
@@ -101,7 +101,7 @@ bool AuthThrottle::try_begin(std::string_view ip) {
 
 void AuthThrottle::end(std::string_view ip) {
   std::lock_guard lock(mutex_);
-  auto it = in_flight_.find(net::client_key(ip));
+  auto it = in_flight_.find(admission::client_key(ip));
   if (it == in_flight_.end()) return;
   if (--it->second == 0) in_flight_.erase(it);
 }

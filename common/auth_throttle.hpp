@@ -15,7 +15,7 @@
 // counts the logins of each address in progress, so that 50 parallel
 // sessions cannot make 50 guesses at once.
 //
-// Shared by the POP3 and SMTP AUTH code through net::Authenticator;
+// Shared by the POP3 and SMTP AUTH code through service::Authenticator;
 // thread-safe; time is passed in, so tests need no clock.
 #pragma once
 

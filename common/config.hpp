@@ -70,7 +70,7 @@ struct Config {
     // RFC 5321 §4.5.3.2: at least 5 minutes for a command, 3 for each data block.
     std::chrono::seconds command_timeout{300};
     std::chrono::seconds data_timeout{180};
-    // At 80% of a pool's limit (net::stress_percent) every read gets at most this.
+    // At 80% of a pool's limit (admission::stress_percent) every read gets at most this.
     std::chrono::seconds stress_command_timeout{10};
     // Whatever the client does, a session ends after session_deadline, and
     // one message's data (DATA, or one BDAT chunk) must arrive within data_deadline.

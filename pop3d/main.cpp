@@ -6,10 +6,10 @@
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
-#include "common/net/daemon_main.hpp"
-#include "common/net/reload.hpp"
+#include "service/daemon_main.hpp"
+#include "service/reload.hpp"
 #include "common/privileges.hpp"
-#include "common/tls.hpp"
+#include "service/tls.hpp"
 #include "pop3d/reply.hpp"
 #include "pop3d/session.hpp"
 
@@ -31,23 +31,23 @@ void serve(const Config& config) {
   pop3d::Metrics metrics(metrics_server.registry());
   storage::Writer writer(env);
   asio::thread_pool hashing(std::max(1u, std::thread::hardware_concurrency()));
-  net::Authenticator authenticator(env, hashing, net::auth_policy(config.pop3d), config.password);
+  service::Authenticator authenticator(env, hashing, service::auth_policy(config.pop3d), config.password);
   pop3d::Services services{config, env, writer, metrics, authenticator, tls, lock_dir};
 
   const auto& p = config.pop3d;
-  net::Server server("pop3d", p.io_threads);
+  service::Server server("pop3d", p.io_threads);
   auto pool = server.add_pool(p.max_connections, p.max_connections_per_ip);
   std::string refusal = pop3d::format(pop3d::Reply::failure("Too many connections, try later", "SYS/TEMP"));
   auto listen = [&](const std::vector<Endpoint>& endpoints, pop3d::ListenerInfo info) {
     for (const auto& endpoint : endpoints) {
-      server.listen(endpoint, pool, [&services, info](net::Socket socket, std::shared_ptr<net::SessionControl> control) {
+      server.listen(endpoint, pool, [&services, info](service::Socket socket, std::shared_ptr<service::SessionControl> control) {
         return pop3d::run_session(std::move(socket), services, info, std::move(control));
       }, refusal);
     }
   };
   listen(p.listen, {false, "pop3"});
   listen(p.tls_listen, {true, "pop3s"});
-  net::Reloader reloader(server.io(), "pop3d", tls);
+  service::Reloader reloader(server.io(), "pop3d", tls);
   // Drains the writer first on the way out, also on an exception: its last
   // commits post their results into server.io(), which must still exist.
   struct StopWriter {
@@ -61,4 +61,4 @@ void serve(const Config& config) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return net::daemon_main(argc, argv, "aviary-pop3d", "lets users fetch their mail over POP3", serve); }
+int main(int argc, char** argv) { return service::daemon_main(argc, argv, "aviary-pop3d", "lets users fetch their mail over POP3", serve); }

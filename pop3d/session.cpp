@@ -11,8 +11,8 @@
 #include <asio/use_awaitable.hpp>
 
 #include "common/log.hpp"
-#include "common/net/commit.hpp"
-#include "common/net/drive_session.hpp"
+#include "service/commit.hpp"
+#include "service/drive_session.hpp"
 #include "pop3d/commands.hpp"
 #include "common/message_stream.hpp"
 #include "storage/blob.hpp"
@@ -26,11 +26,11 @@ constexpr std::size_t piece_size = 64 * 1024;
 
 class Session {
  public:
-  Session(net::Connection& conn, Services& svc, ListenerInfo listener, net::SessionControl& control)
+  Session(service::Connection& conn, Services& svc, ListenerInfo listener, service::SessionControl& control)
       : conn_(conn), svc_(svc), listener_(std::move(listener)), control_(control) {
     state_.tls_available = svc_.tls != nullptr;
     state_.allow_plaintext = svc_.config.pop3d.allow_plaintext_auth;
-    peer_ = net::address_text(conn_.peer());
+    peer_ = service::address_text(conn_.peer());
   }
 
   asio::awaitable<void> run() {
@@ -40,7 +40,7 @@ class Session {
       if (conn_.should_flush()) co_await conn_.flush();
       control_.idle = true;  // nothing is half done between POP3 commands
       conn_.set_timeout(svc_.config.pop3d.idle_timeout);
-      net::Line line = co_await conn_.read_line(max_command_line);
+      service::Line line = co_await conn_.read_line(max_command_line);
       control_.idle = false;
       if (control_.stopping) {
         Reply goodbye = shutting_down();
@@ -77,7 +77,7 @@ class Session {
 
   // The last word after a timeout or shutdown; deletions are not applied.
   asio::awaitable<void> interrupted() {
-    Reply goodbye = conn_.interrupted() == net::Interrupt::timeout ? Reply::failure("Disconnected for inactivity")
+    Reply goodbye = conn_.interrupted() == service::Interrupt::timeout ? Reply::failure("Disconnected for inactivity")
                                                                    : shutting_down();
     co_await close_with(goodbye);
   }
@@ -109,7 +109,7 @@ class Session {
   asio::awaitable<Reply> sasl_continue() {
     conn_.queue("+ \r\n");
     co_await conn_.flush();
-    net::Line line = co_await conn_.read_line(max_sasl_line);
+    service::Line line = co_await conn_.read_line(max_sasl_line);
     if (line.too_long) {
       Reply refused = Reply::failure("SASL response too long", "AUTH");
       refused.bad_command = true;
@@ -119,13 +119,13 @@ class Session {
   }
 
   asio::awaitable<Reply> authenticate(const std::string& name, const std::string& password) {
-    net::AuthResult auth = co_await svc_.authenticator.verify(peer_, name, password);
-    if (auth.outcome == net::AuthOutcome::throttled) {
+    service::AuthResult auth = co_await svc_.authenticator.verify(peer_, name, password);
+    if (auth.outcome == service::AuthOutcome::throttled) {
       svc_.metrics.login("throttled");
       log::warning("pop3d: login refused for [", peer_, "]: too many failures");
       co_return Reply::failure("Too many failed logins from your address, try again later", "SYS/TEMP");
     }
-    if (auth.outcome == net::AuthOutcome::failure) {
+    if (auth.outcome == service::AuthOutcome::failure) {
       svc_.metrics.login("failure");
       log::warning("pop3d: authentication failed for [", peer_, "] user=", name);
       co_return Reply::failure("Authentication failed", "AUTH");
@@ -199,7 +199,7 @@ class Session {
     std::size_t marked = state_.maildrop->marked();
     if (marked > 0) {
       storage::Writer::Op op = state_.maildrop->deletion_op();
-      Status done = co_await net::commit(svc_.writer, op);
+      Status done = co_await service::commit(svc_.writer, op);
       if (!done) {
         log::error("pop3d: deleting for ", logged_in_, " failed: ", done.error().message);
         Reply failed = Reply::failure("Deleting messages failed; none were deleted", "SYS/TEMP");
@@ -214,10 +214,10 @@ class Session {
 
   static constexpr std::size_t max_sasl_line = 2048;
 
-  net::Connection& conn_;
+  service::Connection& conn_;
   Services& svc_;
   ListenerInfo listener_;
-  net::SessionControl& control_;
+  service::SessionControl& control_;
   std::shared_ptr<asio::ssl::context> tls_context_;  // set by start_tls()
   SessionState state_;
   std::string peer_;
@@ -226,15 +226,15 @@ class Session {
 
 }  // namespace
 
-asio::awaitable<void> run_session(net::Socket socket, Services& services, ListenerInfo listener,
-                                  std::shared_ptr<net::SessionControl> control) {
-  net::Connection conn(std::move(socket));
+asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerInfo listener,
+                                  std::shared_ptr<service::SessionControl> control) {
+  service::Connection conn(std::move(socket));
   control->connection = &conn;
-  const std::string peer = net::address_text(conn.peer());
+  const std::string peer = service::address_text(conn.peer());
   services.metrics.connection_opened(listener.name);
   log::info("pop3d: connect from [", peer, "] listener=", listener.name);
   Session session(conn, services, std::move(listener), *control);
-  std::string ending = co_await net::drive_session(session, conn, "pop3d");
+  std::string ending = co_await service::drive_session(session, conn, "pop3d");
   control->connection = nullptr;
   services.metrics.connection_closed();
   log::info("pop3d: disconnect from [", peer, "] user=", session.user(), " (", ending, ")");

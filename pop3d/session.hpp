@@ -7,9 +7,9 @@
 #include <string>
 
 #include "common/config.hpp"
-#include "common/net/authenticator.hpp"
-#include "common/net/server.hpp"
-#include "common/tls.hpp"
+#include "service/authenticator.hpp"
+#include "service/server.hpp"
+#include "service/tls.hpp"
 #include "pop3d/metrics.hpp"
 #include "storage/env.hpp"
 #include "storage/writer.hpp"
@@ -21,7 +21,7 @@ struct Services {
   storage::Env& env;
   storage::Writer& writer;
   Metrics& metrics;
-  net::Authenticator& authenticator;
+  service::Authenticator& authenticator;
   std::shared_ptr<ServerTls> tls;  // null without [tls]
   std::string lock_dir;
 };
@@ -31,7 +31,7 @@ struct ListenerInfo {
   std::string name;  // metrics label: pop3, pop3s
 };
 
-asio::awaitable<void> run_session(net::Socket socket, Services& services, ListenerInfo listener,
-                                  std::shared_ptr<net::SessionControl> control);
+asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerInfo listener,
+                                  std::shared_ptr<service::SessionControl> control);
 
 }  // namespace aviary::pop3d

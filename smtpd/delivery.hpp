@@ -32,17 +32,6 @@ struct TraceInfo {
 // RFC 5321 §4.4 trace header, folded, ending in CRLF.
 std::string received_header(const TraceInfo& trace);
 
-// RFC 5322 §3.3 date-time: "Sat, 28 Nov 2026 15:59:00 +0000".
-std::string rfc5322_date(std::int64_t unix_seconds);
-
-// "Message-ID:" and "Date:" lines for those of the two that the header
-// section (the start of the message) lacks; empty when both are there.
-std::string missing_origin_headers(std::string_view message_start, const std::string& id,
-                                   const std::string& hostname, std::int64_t when);
-
-// A fresh message id for "queued as", logs and Received.
-std::string new_message_id();
-
 struct Delivery {
   std::string id;
   std::string sender;
@@ -65,15 +54,5 @@ struct Delivery {
 // session answers 552 5.2.2); if others took the message, the sender gets a
 // bounce for the full mailboxes.
 storage::Writer::Op make_delivery_op(std::shared_ptr<const Delivery> delivery);
-
-// Delivers a message Aviary wrote itself (a bounce) from the null sender to
-// `to`, inside the caller's transaction: into the mailboxes it resolves to
-// when hosted here, to the outbound queue otherwise. An address that does
-// not resolve gets nothing (the caller logs it). Returns how many copies.
-std::size_t deliver_generated(storage::WriteTxn& txn, std::string_view message, const std::string& to,
-                              std::int64_t now, const std::string& id);
-
-// How many "Received:" fields the header section has (RFC 5321 §6.3 loops).
-std::size_t received_count(std::string_view message);
 
 }  // namespace aviary::smtpd

@@ -1,4 +1,4 @@
-// metrics.hpp - the aviary_smtpd_* and aviary_storage_* metrics of SPEC.md.
+// metrics.hpp - the aviary_smtpd_* metrics and aviary_storage_commit_duration_seconds of SPEC.md.
 #pragma once
 
 #include <chrono>
@@ -19,7 +19,6 @@ inline constexpr LabelValues<3> listener_names = {"smtp", "submission", "submiss
 inline constexpr LabelValues<5> rejection_reasons = {"size", "bare_line_end", "hops", "quota", "storage"};
 inline constexpr LabelValues<3> recipient_dispositions = {"local", "relay", "rejected"};
 inline constexpr LabelValues<3> auth_results = {"success", "failure", "throttled"};
-inline constexpr LabelValues<3> delivery_results = {"delivered", "deferred", "bounced"};
 
 class Metrics {
  public:
@@ -35,12 +34,6 @@ class Metrics {
   void recipient(const std::string& disposition);  // local, relay, rejected
   void auth_attempt(const std::string& result);
   void storage_commit(std::chrono::duration<double> elapsed);
-  // The relay.
-  void queue_state(std::uint64_t messages, double oldest_age_seconds);
-  void storage_usage(std::uint64_t map_size, std::uint64_t map_used);
-  void delivery_attempt(const std::string& result);  // delivered, deferred, bounced
-  void delivery_duration(std::chrono::duration<double> elapsed);
-  void queue_corrupt_record();  // a queue record the relay cannot decode, skipped
 
  private:
   struct Families;

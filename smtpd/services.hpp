@@ -9,7 +9,7 @@
 #include "storage/env.hpp"
 #include "storage/writer.hpp"
 
-namespace aviary::net {
+namespace aviary::service {
 class Authenticator;
 }
 
@@ -22,7 +22,7 @@ struct Services {
   Metrics& metrics;
   bool tls_available = false;
   std::string spill_dir;  // where large messages wait for their commit
-  net::Authenticator* authenticator = nullptr;  // AUTH on the submission listeners
+  service::Authenticator* authenticator = nullptr;  // AUTH on the submission listeners
   // Tells the queue runner that a message for remote recipients is in, so it
   // need not wait for its next scan. Safe from any thread.
   std::function<void()> relay_wakeup;

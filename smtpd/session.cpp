@@ -12,12 +12,13 @@
 #include <asio/use_awaitable.hpp>
 #include <ctime>
 
+#include "common/header.hpp"
 #include "common/log.hpp"
-#include "common/net/authenticator.hpp"
+#include "service/authenticator.hpp"
 #include "smtpd/commands.hpp"
 #include "smtpd/command_parser.hpp"
-#include "common/net/commit.hpp"
-#include "common/net/drive_session.hpp"
+#include "service/commit.hpp"
+#include "service/drive_session.hpp"
 #include "smtpd/data_reader.hpp"
 #include "smtpd/delivery.hpp"
 #include "smtpd/message_buffer.hpp"
@@ -31,11 +32,11 @@ constexpr std::size_t memory_per_message = 256 * 1024;
 
 class Session {
  public:
-  Session(net::Connection& conn, Services& svc, ListenerInfo listener, std::shared_ptr<ServerTls> tls,
-          net::SessionControl& control)
+  Session(service::Connection& conn, Services& svc, ListenerInfo listener, std::shared_ptr<ServerTls> tls,
+          service::SessionControl& control)
       : conn_(conn), svc_(svc), listener_(std::move(listener)), tls_(std::move(tls)), control_(control) {
     state_.kind = listener_.kind;
-    state_.peer = net::address_text(conn_.peer());
+    state_.peer = service::address_text(conn_.peer());
   }
 
   asio::awaitable<void> run() {
@@ -51,7 +52,7 @@ class Session {
       if (conn_.should_flush()) co_await conn_.flush();
       control_.idle = state_.phase == Phase::connected || state_.phase == Phase::greeted;
       conn_.set_timeout(read_timeout(svc_.config.smtpd.command_timeout));
-      net::Line line = co_await conn_.read_line(max_command_line);
+      service::Line line = co_await conn_.read_line(max_command_line);
       control_.idle = false;
       ++commands_;
 
@@ -84,7 +85,7 @@ class Session {
 
   // What the client hears when the connection is interrupted.
   asio::awaitable<void> interrupted() {
-    Reply reply = conn_.interrupted() == net::Interrupt::timeout
+    Reply reply = conn_.interrupted() == service::Interrupt::timeout
                       ? Reply(421, "4.4.2", svc_.config.hostname + " Error: timeout exceeded")
                       : Reply(421, "4.3.2", svc_.config.hostname + " Service shutting down");
     co_await close_with(reply);
@@ -119,7 +120,7 @@ class Session {
     co_await conn_.start_tls(*tls_context_);
     state_ = SessionState{};
     state_.kind = listener_.kind;
-    state_.peer = net::address_text(conn_.peer());
+    state_.peer = service::address_text(conn_.peer());
     state_.tls = true;
   }
 
@@ -127,7 +128,7 @@ class Session {
   asio::awaitable<Reply> sasl_continue(const Reply& challenge) {
     send(challenge);
     co_await conn_.flush();
-    net::Line line = co_await conn_.read_line(max_sasl_line);
+    service::Line line = co_await conn_.read_line(max_sasl_line);
     if (line.too_long) {
       state_.sasl = SaslExchange{};
       co_return Reply(500, "5.5.6", "Authentication exchange line is too long");
@@ -137,18 +138,18 @@ class Session {
 
   asio::awaitable<Reply> authenticate() {
     SaslExchange credentials = std::exchange(state_.sasl, SaslExchange{});
-    net::AuthResult auth = co_await svc_.authenticator->verify(state_.peer, credentials.user, credentials.password);
+    service::AuthResult auth = co_await svc_.authenticator->verify(state_.peer, credentials.user, credentials.password);
     switch (auth.outcome) {
-      case net::AuthOutcome::success:
+      case service::AuthOutcome::success:
         state_.auth_user = auth.address;
         svc_.metrics.auth_attempt("success");
         log::info("smtpd: AUTH ", credentials.mechanism, " user=", auth.address, " from [", state_.peer, "]");
         co_return Reply(235, "2.7.0", "Authentication successful");
-      case net::AuthOutcome::throttled:
+      case service::AuthOutcome::throttled:
         svc_.metrics.auth_attempt("throttled");
         log::warning("smtpd: AUTH refused for [", state_.peer, "]: too many failures");
         co_return Reply(454, "4.7.0", "Temporary authentication failure: too many failures, try later");
-      case net::AuthOutcome::failure:
+      case service::AuthOutcome::failure:
         break;
     }
     svc_.metrics.auth_attempt("failure");
@@ -162,7 +163,7 @@ class Session {
     co_await conn_.flush();
     auto body = std::make_unique<MessageBuffer>(svc_.spill_dir, memory_per_message);
     DataReader reader(svc_.config.smtpd.max_message_size, *body);
-    net::DeadlineScope data_deadline(conn_, svc_.config.smtpd.data_deadline);
+    service::DeadlineScope data_deadline(conn_, svc_.config.smtpd.data_deadline);
     conn_.set_timeout(read_timeout(svc_.config.smtpd.data_timeout));
     while (!reader.done()) {
       if (conn_.buffered().empty()) co_await conn_.fill();
@@ -188,7 +189,7 @@ class Session {
     bool keep = reply.code == 250;
     Transaction& txn = state_.txn;
     if (keep && !txn.chunks) txn.chunks = std::make_unique<MessageBuffer>(svc_.spill_dir, memory_per_message);
-    net::DeadlineScope data_deadline(conn_, svc_.config.smtpd.data_deadline);
+    service::DeadlineScope data_deadline(conn_, svc_.config.smtpd.data_deadline);
     conn_.set_timeout(read_timeout(svc_.config.smtpd.data_timeout));
     while (left > 0) {
       if (conn_.buffered().empty()) co_await conn_.fill();
@@ -250,11 +251,11 @@ class Session {
   asio::awaitable<Reply> deliver(std::unique_ptr<MessageBuffer>& body) {
     // RFC 5321 §6.3: a message that went round this often is in a loop;
     // refused on every listener, before anything is stored.
-    if (received_count(body->head(header_scan_limit)) > svc_.config.smtpd.max_hops) {
+    if (header::received_count(body->head(header_scan_limit)) > svc_.config.smtpd.max_hops) {
       co_return reject("hops", Reply(554, "5.4.0", "Error: too many hops"));
     }
     auto delivery = std::make_shared<Delivery>();
-    delivery->id = new_message_id();
+    delivery->id = header::new_message_id();
     delivery->sender = state_.txn.sender;
     delivery->local = state_.txn.local;
     delivery->remote = state_.txn.remote;
@@ -276,13 +277,13 @@ class Session {
     delivery->body = std::move(body);
     if (listener_.kind != ListenerKind::mx) {
       // RFC 6409 §8.2-8.3: the submission server completes what the client left out.
-      delivery->header += missing_origin_headers(delivery->body->head(header_scan_limit), delivery->id,
+      delivery->header += header::missing_origin_fields(delivery->body->head(header_scan_limit), delivery->id,
                                                  svc_.config.hostname, delivery->arrival);
     }
     std::uint64_t size = delivery->header.size() + delivery->body->size();
 
     storage::Writer::Op op = make_delivery_op(delivery);
-    Status stored = co_await net::commit(svc_.writer, op);
+    Status stored = co_await service::commit(svc_.writer, op);
     std::string recipients;
     for (const auto& r : state_.txn.recipients) recipients += (recipients.empty() ? "<" : ",<") + r + ">";
     state_.reset_transaction();
@@ -310,12 +311,12 @@ class Session {
   static constexpr std::size_t max_sasl_line = 12288;  // RFC 4954 §4
   static constexpr std::size_t header_scan_limit = 256 * 1024;
 
-  net::Connection& conn_;
+  service::Connection& conn_;
   Services& svc_;
   ListenerInfo listener_;
   std::shared_ptr<ServerTls> tls_;
   std::shared_ptr<asio::ssl::context> tls_context_;  // set by start_tls()
-  net::SessionControl& control_;
+  service::SessionControl& control_;
   SessionState state_;
   unsigned commands_ = 0;
   unsigned messages_ = 0;
@@ -323,18 +324,18 @@ class Session {
 
 }  // namespace
 
-asio::awaitable<void> run_session(net::Socket socket, Services& services, ListenerInfo listener,
-                                  std::shared_ptr<ServerTls> tls, std::shared_ptr<net::SessionControl> control) {
-  net::Connection conn(std::move(socket));
+asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerInfo listener,
+                                  std::shared_ptr<ServerTls> tls, std::shared_ptr<service::SessionControl> control) {
+  service::Connection conn(std::move(socket));
   // However busy the client keeps it, no session holds its slot for longer.
   conn.set_deadline(std::chrono::steady_clock::now() + services.config.smtpd.session_deadline);
   control->connection = &conn;
-  const std::string peer = net::address_text(conn.peer());
+  const std::string peer = service::address_text(conn.peer());
   const std::string name = listener.name;
   services.metrics.connection_opened(name);
   log::info("smtpd: connect from [", peer, "] listener=", name);
   Session session(conn, services, std::move(listener), std::move(tls), *control);
-  std::string ending = co_await net::drive_session(session, conn, "smtpd");
+  std::string ending = co_await service::drive_session(session, conn, "smtpd");
   control->connection = nullptr;
   services.metrics.connection_closed(name);
   log::info("smtpd: disconnect from [", peer, "] commands=", session.commands(), " messages=", session.messages(),

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "common/net/server.hpp"
-#include "common/tls.hpp"
+#include "service/server.hpp"
+#include "service/tls.hpp"
 #include "smtpd/services.hpp"
 #include "smtpd/session_state.hpp"
 
@@ -18,7 +18,7 @@ struct ListenerInfo {
   std::string name;  // metrics label: smtp, submission, submissions
 };
 
-asio::awaitable<void> run_session(net::Socket socket, Services& services, ListenerInfo listener,
-                                  std::shared_ptr<ServerTls> tls, std::shared_ptr<net::SessionControl> control);
+asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerInfo listener,
+                                  std::shared_ptr<ServerTls> tls, std::shared_ptr<service::SessionControl> control);
 
 }  // namespace aviary::smtpd

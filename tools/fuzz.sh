@@ -47,7 +47,7 @@ pop3_command_sources=(
   "${storage_sources[@]}"
 )
 smtp_reply_sources=(
-  smtpd/client_reply.cpp smtpd/dsn.cpp smtpd/delivery.cpp smtpd/host_name.cpp smtpd/message_buffer.cpp
+  relay/client_reply.cpp relay/dsn.cpp smtpd/delivery.cpp relay/host_name.cpp common/header.cpp smtpd/message_buffer.cpp
   common/address.cpp common/log.cpp
   "${storage_sources[@]}"
 )

@@ -15,13 +15,14 @@
 #include <string>
 #include <string_view>
 
-#include "smtpd/client_reply.hpp"
-#include "smtpd/dsn.hpp"
-#include "smtpd/host_name.hpp"
+#include "relay/client_reply.hpp"
+#include "relay/dsn.hpp"
+#include "relay/host_name.hpp"
 
 namespace {
 
 using namespace aviary::smtpd;
+using namespace aviary::relay;
 
 #define CHECK(cond, what)                                   \
   do {                                                      \

@@ -1,7 +1,7 @@
 // admission_test.cpp - the listeners' pure policies: the per-client key
 // (IPv6 counted per /64), the stress threshold, and what an accept() error
 // does to a listener.
-#include "common/net/admission.hpp"
+#include "common/admission.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace aviary::net {
+namespace aviary::admission {
 namespace {
 
 // client_key: one IPv6 /64 is one client; IPv4 addresses stay themselves.
@@ -123,4 +123,4 @@ INSTANTIATE_TEST_SUITE_P(Table, AcceptErrorTest, testing::ValuesIn(accept_cases)
                          [](const testing::TestParamInfo<AcceptCase>& info) { return std::string(info.param.label); });
 
 }  // namespace
-}  // namespace aviary::net
+}  // namespace aviary::admission

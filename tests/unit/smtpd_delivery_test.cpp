@@ -1,6 +1,7 @@
 // smtpd_delivery_test.cpp - the Received header (RFC 5321 §4.4), dates
 // (RFC 5322 §3.3), message ids, and the one-commit delivery operation run on
 // a temporary store.
+#include "common/header.hpp"
 #include "smtpd/delivery.hpp"
 
 #include <gtest/gtest.h>
@@ -121,7 +122,7 @@ TEST(SmtpdDelivery, Rfc5322Date) {
       {4102444799, "Thu, 31 Dec 2099 23:59:59 +0000"},
       {-1, "Wed, 31 Dec 1969 23:59:59 +0000"},
   };
-  for (const auto& [when, text] : cases) EXPECT_EQ(rfc5322_date(when), text) << when;
+  for (const auto& [when, text] : cases) EXPECT_EQ(header::rfc5322_date(when), text) << when;
 }
 
 // new_message_id --------------------------------------------------------------------
@@ -132,7 +133,7 @@ TEST(SmtpdDelivery, MessageIdsAreUniqueAndPlain) {
   std::set<std::string> seen;
   std::string previous;
   for (int i = 0; i < 10000; ++i) {
-    std::string id = new_message_id();
+    std::string id = header::new_message_id();
     ASSERT_EQ(id.size(), 21u) << id;
     for (char c : id) ASSERT_NE(alphabet.find(c), std::string_view::npos) << id;
     ASSERT_TRUE(seen.insert(id).second) << "duplicate " << id;
