@@ -13,6 +13,7 @@ import ssl
 import unittest
 import warnings
 
+from aviary_test.case import SetupTestCase
 from aviary_test.certificates import HOSTNAME
 from aviary_test.smtp import ConnectionClosed, SmtpClient, expect
 from aviary_test.smtpd_case import smtpd_daemon
@@ -39,19 +40,18 @@ def tls12_context(ciphers):
     return ctx
 
 
-class CipherTest(unittest.TestCase):
+class CipherTest(SetupTestCase):
+
+    start_pop3d = True
 
     @classmethod
-    def setUpClass(cls):
+    def make_setup(cls):
         # aviary-smtpd with 25 and 465, aviary-pop3d with 995, one RSA certificate.
-        cls.daemon = smtpd_daemon("ciphers", key_type="rsa", submissions=True, pop3s=True)
-        try:
-            cls.daemon.add_domain("example.test")
-            cls.daemon.start(pop3d=True)
-        except BaseException:
-            print(cls.daemon.logs())
-            cls.daemon.cleanup()
-            raise
+        return smtpd_daemon("ciphers", key_type="rsa", submissions=True, pop3s=True)
+
+    @classmethod
+    def populate(cls, d):
+        d.add_domain("example.test")
 
     @classmethod
     def tearDownClass(cls):

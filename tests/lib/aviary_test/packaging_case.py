@@ -6,6 +6,7 @@ import subprocess
 import time
 
 from aviary_test.daemon import Aviary
+from aviary_test.processes import poll
 from aviary_test.programs import SOURCE
 from aviary_test.smtp import SmtpClient, expect
 from aviary_test.sasl import plain_token
@@ -24,16 +25,18 @@ def run(args, timeout=60, check=True, **kw):
 def wait_until(predicate, timeout, what):
     """Polls predicate() until it returns a true value, which it returns;
     OSError and ValueError (a server not up yet) count as not yet."""
-    deadline = time.monotonic() + timeout
     last = None
-    while time.monotonic() < deadline:
+
+    def attempt():
+        nonlocal last
         try:
-            value = predicate()
-            if value:
-                return value
+            return predicate()
         except (OSError, ValueError) as e:
             last = e
-        time.sleep(0.1)
+            return None
+    value = poll(attempt, timeout, 0.1)
+    if value:
+        return value
     raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last!r})" if last else ""))
 
 

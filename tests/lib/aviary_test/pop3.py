@@ -2,13 +2,12 @@
 
 import re
 import socket
-import ssl
-import struct
 import time
 
 from aviary_test.certificates import HOSTNAME
+from aviary_test.connection import Connection
 from aviary_test.sasl import plain_token
-from aviary_test.smtp import ConnectionClosed, dot_stuff
+from aviary_test.smtp import dot_stuff
 
 class Response:
     """One status line: ok (+OK) or not (-ERR), its text and RFC 2449 code."""
@@ -37,19 +36,20 @@ class Pop3Error(AssertionError):
     pass
 
 
-class Pop3Client:
+class Pop3Client(Connection):
     """A POP3 client that sends exactly the bytes a test asks for.
 
     tls=True connects with implicit TLS (POP3S). Every response line must end
     in CRLF; multi-line responses are checked for dot-stuffing."""
 
+    recv_size = 1 << 18
+    closed_errors = OSError
+    tls_go_ahead = "+OK to STLS"
+    error = Pop3Error
+
     def __init__(self, port, host="127.0.0.1", tls=False, context=None, timeout=15.0,
                  source=None, greeting=True, server_hostname=HOSTNAME):
-        self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout,
-                                             source_address=(source, 0) if source else None)
-        self.buf = bytearray()
-        self.tls = False
+        super().__init__(port, host, timeout, source)
         try:
             if tls:
                 self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
@@ -60,21 +60,6 @@ class Pop3Client:
             raise
 
     # -- raw I/O --------------------------------------------------------------
-
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        self.sock.sendall(data)
-
-    def _fill(self, timeout):
-        self.sock.settimeout(max(0.01, timeout))
-        try:
-            chunk = self.sock.recv(1 << 18)
-        finally:
-            self.sock.settimeout(self.timeout)
-        if not chunk:
-            raise ConnectionClosed("the server closed the connection")
-        self.buf += chunk
 
     def read_line(self, timeout=None):
         """One line including its line end, as bytes; must end in CRLF."""
@@ -131,50 +116,6 @@ class Pop3Client:
             lines.append(line + b"\r\n")
         return lines, raw
 
-    def pending(self):
-        return bytes(self.buf)
-
-    def wait_closed(self, timeout=10.0):
-        """True if the server closes within timeout (unread data is kept)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self.sock.settimeout(max(0.05, deadline - time.monotonic()))
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                return False
-            except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
-                return True
-            except OSError:
-                return True
-            if not chunk:
-                return True
-            self.buf += chunk
-        return False
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def abort(self):
-        """Drops the connection with a TCP RST (no QUIT, no FIN handshake)."""
-        try:
-            raw = self.sock
-            if isinstance(raw, ssl.SSLSocket):
-                raw = socket.socket(fileno=raw.detach())
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            raw.close()
-        except OSError:
-            self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     # -- commands -------------------------------------------------------------
 
     def cmd(self, line, timeout=None):
@@ -211,13 +152,6 @@ class Pop3Client:
         self.handshake(context, server_hostname)
         return r
 
-    def handshake(self, context, server_hostname=HOSTNAME):
-        if self.buf:
-            raise Pop3Error(f"plaintext bytes after +OK to STLS: {bytes(self.buf)!r}")
-        self.sock.settimeout(self.timeout)
-        self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
-        self.tls = True
-
     def user_pass(self, user, password):
         """USER then PASS; returns the PASS response (or the USER one if refused)."""
         r = self.cmd(f"USER {user}")
@@ -248,31 +182,26 @@ class Pop3Client:
             raise Pop3Error(f"STAT: {r!r}")
         return int(m.group(1)), int(m.group(2))
 
+    def _listing(self, command, line, value):
+        """{n: value(second field)} of a multi-line answer whose every line fullmatches `line`."""
+        r, lines = self.cmd_multi(command)
+        if not r.ok:
+            raise Pop3Error(f"{command}: {r!r}")
+        out = {}
+        for raw in lines:
+            m = re.fullmatch(line, raw)
+            if not m:
+                raise Pop3Error(f"{command} line {raw!r}")
+            out[int(m.group(1))] = value(m.group(2))
+        return out
+
     def list(self):
         """{n: size} from LIST."""
-        r, lines = self.cmd_multi("LIST")
-        if not r.ok:
-            raise Pop3Error(f"LIST: {r!r}")
-        out = {}
-        for line in lines:
-            m = re.fullmatch(rb"(\d+) (\d+)\r\n", line)
-            if not m:
-                raise Pop3Error(f"LIST line {line!r}")
-            out[int(m.group(1))] = int(m.group(2))
-        return out
+        return self._listing("LIST", rb"(\d+) (\d+)\r\n", int)
 
     def uidl(self):
         """{n: uid} from UIDL."""
-        r, lines = self.cmd_multi("UIDL")
-        if not r.ok:
-            raise Pop3Error(f"UIDL: {r!r}")
-        out = {}
-        for line in lines:
-            m = re.fullmatch(rb"(\d+) ([\x21-\x7e]{1,70})\r\n", line)
-            if not m:
-                raise Pop3Error(f"UIDL line {line!r}")
-            out[int(m.group(1))] = m.group(2).decode()
-        return out
+        return self._listing("UIDL", rb"(\d+) ([\x21-\x7e]{1,70})\r\n", bytes.decode)
 
     def retr(self, n, timeout=None):
         """The message as bytes (dot-unstuffed); checks '+OK <size> octets'."""

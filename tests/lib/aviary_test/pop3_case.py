@@ -3,9 +3,8 @@ its store, fresh users and a fresh client address per test."""
 
 import itertools
 import re
-import time
 
-from aviary_test.case import AviaryTestCase
+from aviary_test.case import SetupTestCase
 from aviary_test.daemon import Aviary
 from aviary_test.messages import message
 from aviary_test.ports import fresh_source
@@ -61,8 +60,9 @@ def pop3_message(subject, body="Hello.\r\n", sender="sender@remote.test", to="rc
     return message(subject, body=body, sender=sender, to=to, date=DATE)
 
 
-class Pop3TestCase(AviaryTestCase):
-    """One setup per class, both daemons running; populate() before start."""
+class Pop3TestCase(SetupTestCase):
+    """One setup per class in cls.host (also cls.daemon), both daemons
+    running; populate() before start."""
 
     pop3d_options = {}
     smtpd_options = {}
@@ -71,47 +71,22 @@ class Pop3TestCase(AviaryTestCase):
     pop3s = True
     metrics = True
     map_size = "256MiB"
+    watched = "pop3d"
+    start_pop3d = True
     host = None
     _user_counter = None
 
     @classmethod
-    def populate(cls, h):
-        """Before the daemons start."""
-        for d in DOMAINS:
-            h.add_domain(d)
-
-    @classmethod
-    def prepare(cls, h):
-        """After the daemons started (e.g. deliveries shared by the class)."""
-
-    @classmethod
-    def setUpClass(cls):
+    def make_setup(cls):
         cls.host = mailhost(cls.__name__, pop3d=cls.pop3d_options, smtpd=cls.smtpd_options, tls=cls.tls,
                             map_size=cls.map_size, plain=cls.plain, pop3s=cls.pop3s, metrics=cls.metrics)
         cls._user_counter = itertools.count(1)
-        try:
-            cls.populate(cls.host)
-            cls.host.start(pop3d=True)
-            cls.prepare(cls.host)
-        except BaseException:
-            print(cls.host.logs())
-            cls.host.cleanup()
-            raise
+        return cls.host
 
     @classmethod
-    def tearDownClass(cls):
-        h = cls.host
-        try:
-            alive = h.pop3d.alive()
-            rc = h.pop3d.stop(timeout=30)
-            h.smtpd.stop(timeout=30)
-            if alive and rc != 0:
-                raise AssertionError(f"aviary-pop3d exited {rc} on SIGTERM:\n{h.pop3d.log_tail()}")
-        finally:
-            h.cleanup()
-
-    def logs(self):
-        return self.host.logs()
+    def populate(cls, h):
+        for d in DOMAINS:
+            h.add_domain(d)
 
     def setUp(self):
         self.ip = fresh_source()
@@ -119,17 +94,6 @@ class Pop3TestCase(AviaryTestCase):
             # an earlier test of the class failed and left it dead (or
             # stopped it): start it again so that this test stands alone
             self.host.restart_pop3d()
-
-    def tearDown(self):
-        self.assertDaemonAlive()
-
-    def assertDaemonAlive(self, settle=0.0):
-        """Fails if aviary-pop3d has exited (after `settle` seconds, so
-        that a crash that just closed our connection is seen)."""
-        if settle:
-            time.sleep(settle)
-        if not self.host.pop3d.alive():
-            self.fail(f"aviary-pop3d died (exit {self.host.pop3d.returncode}):\n{self.host.pop3d.log_tail()}")
 
     # -- helpers --------------------------------------------------------------
 

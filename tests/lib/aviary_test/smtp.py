@@ -3,14 +3,10 @@ parses replies, multi-line ones included."""
 
 import re
 import socket
-import ssl
 import time
 
 from aviary_test.certificates import HOSTNAME
-
-
-class ConnectionClosed(Exception):
-    pass
+from aviary_test.connection import Connection, ConnectionClosed
 
 
 class Reply:
@@ -64,16 +60,11 @@ def dot_stuff(data):
     return re.sub(rb"(^|\r\n)\.", rb"\1..", data)
 
 
-class SmtpClient:
+class SmtpClient(Connection):
     """A byte-exact SMTP client over one socket (plain, then maybe TLS)."""
 
     def __init__(self, port, host="127.0.0.1", timeout=15.0, source=None, greeting=True):
-        self.sock = socket.create_connection((host, port), timeout=timeout,
-                                             source_address=(source, 0) if source else None)
-        self.timeout = timeout
-        self.sock.settimeout(timeout)
-        self.buf = bytearray()
-        self.tls = False
+        super().__init__(port, host, timeout, source)
         try:
             self.greeting = self.reply() if greeting else None
         except BaseException:
@@ -81,21 +72,6 @@ class SmtpClient:
             raise
 
     # -- raw I/O --------------------------------------------------------------
-
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        self.sock.sendall(data)
-
-    def _fill(self, timeout=None):
-        self.sock.settimeout(self.timeout if timeout is None else timeout)
-        try:
-            chunk = self.sock.recv(65536)
-        finally:
-            self.sock.settimeout(self.timeout)
-        if not chunk:
-            raise ConnectionClosed("the server closed the connection")
-        self.buf += chunk
 
     def read_line(self, timeout=None):
         """One line including its CRLF, as bytes."""
@@ -131,38 +107,6 @@ class SmtpClient:
                 return Reply(code, lines)
         raise AssertionError("reply with more than 1000 lines")
 
-    def pending(self):
-        """Bytes already received but not consumed."""
-        return bytes(self.buf)
-
-    def wait_closed(self, timeout=10.0):
-        """True if the server closes within timeout (any unread data is kept)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self.sock.settimeout(max(0.05, deadline - time.monotonic()))
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                return False
-            except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
-                return True
-            if not chunk:
-                return True
-            self.buf += chunk
-        return False
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     # -- commands -------------------------------------------------------------
 
     def cmd(self, line):
@@ -179,13 +123,6 @@ class SmtpClient:
             raise AssertionError(f"STARTTLS answered {r!r}")
         self.handshake(context, server_hostname)
         return r
-
-    def handshake(self, context, server_hostname=HOSTNAME):
-        if self.buf:
-            raise AssertionError(f"plaintext bytes after the 220 to STARTTLS: {bytes(self.buf)!r}")
-        self.sock.settimeout(self.timeout)
-        self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
-        self.tls = True
 
     def _envelope(self, sender, recipients, body_param):
         params = f" BODY={body_param}" if body_param else ""

@@ -1,6 +1,6 @@
 """The smtpd suite: aviary-smtpd alone, its port-25 listener and metrics."""
 
-from aviary_test.case import AviaryTestCase
+from aviary_test.case import SetupTestCase
 from aviary_test.daemon import Aviary, parked_relay
 
 SMTPD_DEFAULTS = {
@@ -36,53 +36,22 @@ def standard_population(d):
     d.add_alias("@catchall.test", "carol@example.org")
 
 
-class SmtpdTestCase(AviaryTestCase):
+class SmtpdTestCase(SetupTestCase):
     """One daemon per test class; populate() sets up the store before start."""
 
     smtpd_options = {}
     tls = True
     map_size = "256MiB"
-    daemon = None
+
+    @classmethod
+    def make_setup(cls):
+        return smtpd_daemon(cls.__name__, smtpd=cls.smtpd_options, tls=cls.tls, map_size=cls.map_size)
 
     @classmethod
     def populate(cls, d):
         standard_population(d)
 
-    @classmethod
-    def setUpClass(cls):
-        cls.daemon = smtpd_daemon(cls.__name__, smtpd=cls.smtpd_options, tls=cls.tls, map_size=cls.map_size)
-        try:
-            cls.populate(cls.daemon)
-            cls.daemon.start()
-        except BaseException:
-            print(cls.daemon.logs())
-            cls.daemon.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        stop_and_check(cls.daemon)
-
-    def logs(self):
-        return self.daemon.logs()
-
-    def tearDown(self):
-        if not self.daemon.smtpd.alive():
-            self.fail(f"aviary-smtpd died (exit {self.daemon.smtpd.returncode}):\n{self.daemon.smtpd.log_tail()}")
-
     def client(self, **kw):
         c = self.daemon.client(**kw)
         self.addCleanup(c.close)
         return c
-
-
-def stop_and_check(d, timeout=30):
-    """SIGTERM to the daemons of d, which must exit 0 if aviary-smtpd was
-    running; d is cleaned up in any case."""
-    try:
-        alive = d.smtpd.alive()
-        rc = d.stop(timeout=timeout)
-        if alive and rc != 0:
-            raise AssertionError(f"aviary-smtpd exited {rc} on SIGTERM:\n{d.smtpd.log_tail()}")
-    finally:
-        d.cleanup()

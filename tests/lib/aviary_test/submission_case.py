@@ -2,13 +2,12 @@
 style MX, submission with STARTTLS, submissions with implicit TLS),
 auth_failure_delay 1s, max_auth_failures 10, the Argon2 cost per class."""
 
-from aviary_test.case import AviaryTestCase
+from aviary_test.case import SetupTestCase
 from aviary_test.certificates import HOSTNAME
 from aviary_test.daemon import Aviary, parked_relay
 from aviary_test.ports import fresh_source
 from aviary_test.sasl import plain_token
 from aviary_test.smtp import SmtpClient
-from aviary_test.smtpd_case import stop_and_check
 
 # Users, their passwords and aliases of every submission daemon. The
 # passwords are distinctive so that a test can look for them in the log.
@@ -54,7 +53,7 @@ def populate(d):
         d.add_alias(source, *targets)
 
 
-class SubmissionTestCase(AviaryTestCase):
+class SubmissionTestCase(SetupTestCase):
     """One submission daemon per class; clients already through STARTTLS and
     AUTH if asked, each from a fresh loopback source address so that per-IP
     throttling never leaks from one test into another."""
@@ -63,31 +62,15 @@ class SubmissionTestCase(AviaryTestCase):
     routes = None
     password_memory = "1MiB"
     password_iterations = 1
-    daemon = None
 
     @classmethod
-    def setUpClass(cls):
-        cls.daemon = submission_daemon(cls.__name__, smtpd=cls.smtpd_options, routes=cls.routes,
-                                       password_memory=cls.password_memory,
-                                       password_iterations=cls.password_iterations)
-        try:
-            populate(cls.daemon)
-            cls.daemon.start()
-        except BaseException:
-            print(cls.daemon.logs())
-            cls.daemon.cleanup()
-            raise
+    def make_setup(cls):
+        return submission_daemon(cls.__name__, smtpd=cls.smtpd_options, routes=cls.routes,
+                                 password_memory=cls.password_memory, password_iterations=cls.password_iterations)
 
     @classmethod
-    def tearDownClass(cls):
-        stop_and_check(cls.daemon)
-
-    def logs(self):
-        return self.daemon.logs()
-
-    def tearDown(self):
-        if not self.daemon.smtpd.alive():
-            self.fail(f"aviary-smtpd died (exit {self.daemon.smtpd.returncode}):\n{self.daemon.smtpd.log_tail()}")
+    def populate(cls, d):
+        populate(d)
 
     # -- clients --------------------------------------------------------------
 
