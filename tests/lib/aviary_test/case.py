@@ -99,8 +99,7 @@ def stop_and_check(d, watched="smtpd", timeout=30):
     proc = getattr(d, watched)
     try:
         alive = proc.alive()
-        rc = proc.stop(timeout)
-        d.stop(timeout)
+        rc = d.stop_all(timeout)[proc]
         if alive and rc != 0:
             raise AssertionError(f"{proc.name} exited {rc} on SIGTERM:\n{proc.log_tail()}")
     finally:

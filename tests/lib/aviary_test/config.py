@@ -24,7 +24,3 @@ def render(settings):
             lines += ["", f"[{section}]"] + [f"{k} = {toml_value(v)}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
 
-
-def listen(*endpoints):
-    """A listen list: the endpoints that are set (a port of None or 0 is none)."""
-    return [e for e in endpoints if e and not e.endswith(":None") and not e.endswith(":0")]

@@ -14,7 +14,9 @@ with this one class; what differs is the options:
   relay              the [relay] section (None: none), see parked_relay();
   top                more top-level keys (user, group);
   wrapper, prepare   run aviary-smtpd under a wrapper (valgrind), or call
-                     prepare() in the child before exec (resource limits).
+                     prepare() in the child before exec (resource limits);
+  with_parent        False: the daemons outlive a killed test run, started
+                     as an init system starts them (processes.Proc).
 
 Every wait is bounded; readiness probes come from ports.PROBE_SOURCE.
 """
@@ -33,16 +35,11 @@ from aviary_test import config
 from aviary_test.certificates import HOSTNAME, make_certificate, tls_context
 from aviary_test.metrics import fetch, parse_metrics
 from aviary_test.pop3 import Pop3Client
-from aviary_test.ports import PROBE_SOURCE, free_port
+from aviary_test.ports import PROBE_SOURCE, SETUP_SOURCE, free_port
 from aviary_test.processes import Proc
 from aviary_test.programs import keep_tmp, program
 from aviary_test.smtp import ConnectionClosed, SmtpClient, expect
 from aviary_test.store import Store
-
-# Where the listener probes of wait_listening() come from (not PROBE_SOURCE:
-# the greeting probes and these may overlap).
-LISTEN_PROBE_SOURCE = "127.0.0.253"
-INJECT_SOURCE = "127.0.0.253"
 
 
 def parked_relay():
@@ -59,7 +56,7 @@ class Aviary:
     def __init__(self, name, *, base_dir=None, ip="127.0.0.1", hostname=HOSTNAME, tls=True, key_type="ec",
                  map_size="256MiB", smtp_port=None, submission=False, submissions=False, smtpd_metrics=False,
                  pop3=False, pop3s=False, pop3d_metrics=False, smtpd=None, pop3d=None, relay=None,
-                 password_memory="1MiB", password_iterations=1, top=None, wrapper=(), prepare=None):
+                 password_memory="1MiB", password_iterations=1, top=None, wrapper=(), prepare=None, with_parent=True):
         if base_dir is None:
             self.dir = Path(tempfile.mkdtemp(prefix=f"aviary-{name}-"))
         else:
@@ -88,8 +85,9 @@ class Aviary:
         self.passwords = {}
         argv = ["-c", self.config]
         self.smtpd = Proc(f"aviary-smtpd {name} ({self.hostname} {ip}:{self.smtp_port})",
-                          [*wrapper, program("aviary-smtpd"), *argv], self.dir / "smtpd.log", prepare)
-        self.pop3d = Proc(f"aviary-pop3d {name}", [program("aviary-pop3d"), *argv], self.dir / "pop3d.log")
+                          [*wrapper, program("aviary-smtpd"), *argv], self.dir / "smtpd.log", prepare, with_parent)
+        self.pop3d = Proc(f"aviary-pop3d {name}", [program("aviary-pop3d"), *argv], self.dir / "pop3d.log",
+                          with_parent=with_parent)
         self.extra = []  # more daemons on the same store: second_pop3d()
         self.write_config()
 
@@ -102,8 +100,8 @@ class Aviary:
         return [self._endpoint(port)] if port else []
 
     def settings(self, **ports):
-        """The configuration as a dict; ports overrides smtp_port, pop3_port,
-        pop3s_port or pop3d_metrics_port (0: none), e.g. for a second daemon."""
+        """The configuration as a dict; ports overrides any of the *_port
+        attributes (0: that listener off), e.g. for a second daemon."""
         port = {k: ports.get(k, getattr(self, k)) for k in
                 ("smtp_port", "submission_port", "submissions_port", "smtpd_metrics_port",
                  "pop3_port", "pop3s_port", "pop3d_metrics_port")}
@@ -219,7 +217,7 @@ class Aviary:
         deadline = time.monotonic() + max(timeout, 1.0)
         while True:
             try:
-                with socket.create_connection((self.ip, port), timeout=2, source_address=(LISTEN_PROBE_SOURCE, 0)):
+                with socket.create_connection((self.ip, port), timeout=2, source_address=(SETUP_SOURCE, 0)):
                     return
             except OSError:
                 if time.monotonic() > deadline:
@@ -275,11 +273,16 @@ class Aviary:
         self.wait_pop3d(proc, port, False)
         return proc, port
 
+    def stop_all(self, timeout=30.0):
+        """SIGTERM to every daemon at once, then their exit codes by Proc."""
+        procs = [self.smtpd, self.pop3d, *self.extra]
+        for p in procs:
+            p.terminate()
+        return {p: p.reap(timeout) for p in procs}
+
     def stop(self, timeout=30.0):
         """Every daemon; returns aviary-smtpd's exit code (None if it never ran)."""
-        for p in [self.pop3d, *self.extra]:
-            p.stop(timeout)
-        return self.smtpd.stop(timeout)
+        return self.stop_all(timeout)[self.smtpd]
 
     def cleanup(self):
         for p in [self.pop3d, self.smtpd, *self.extra]:
@@ -318,7 +321,7 @@ class Aviary:
         """The samples of one daemon's endpoint: {(name, frozenset(labels)): value}."""
         return parse_metrics(self.metrics_text(daemon))
 
-    def inject(self, sender, recipients, data, source=INJECT_SOURCE):
+    def inject(self, sender, recipients, data, source=SETUP_SOURCE):
         """A plain port-25 session (as another MTA would open); final reply."""
         with SmtpClient(self.smtp_port, host=self.ip, timeout=30, source=source) as c:
             expect(c.ehlo("peer.example.net"), "250")

@@ -42,15 +42,17 @@ def wait_until(predicate, timeout, what):
 
 def packaging_daemons():
     """aviary-smtpd and aviary-pop3d on one temporary store: port 25 style,
-    submission and POP3 (STLS) listeners, both metrics endpoints."""
+    submission and POP3 (STLS) listeners, both metrics endpoints; started
+    as systemd starts them (no death signal: with_parent=False)."""
     return Aviary("packaging", map_size="64MiB", submission=True, smtpd_metrics=True, pop3=True, pop3d_metrics=True,
                   smtpd={"io_threads": 1, "shutdown_timeout": "5s", "auth_failure_delay": "1s"},
-                  pop3d={"io_threads": 1, "shutdown_timeout": "5s"})
+                  pop3d={"io_threads": 1, "shutdown_timeout": "5s"}, with_parent=False)
 
 
 def stop_all(d):
     """SIGTERM both daemons of d; {"aviary-smtpd": exit code, "aviary-pop3d": exit code}."""
-    return {"aviary-smtpd": d.smtpd.stop(20), "aviary-pop3d": d.pop3d.stop(20)}
+    codes = d.stop_all(20)
+    return {"aviary-smtpd": codes[d.smtpd], "aviary-pop3d": codes[d.pop3d]}
 
 
 def greet(port):

@@ -60,9 +60,11 @@ class Net:
         return f"{self.prefix}.{n}"
 
 
-# Readiness probes connect from here, so that they never count against the
-# per-IP limits of the addresses the tests use.
+# Readiness probes and the setup's own deliveries connect from these, so
+# that they never count against the per-IP limits of the addresses the
+# tests use (and the greeting probes never against the others).
 PROBE_SOURCE = "127.0.0.254"
+SETUP_SOURCE = "127.0.0.253"
 
 _sources = (f"127.0.{n // 250 + 1}.{n % 250 + 1}" for n in itertools.count())
 

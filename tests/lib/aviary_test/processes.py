@@ -21,17 +21,20 @@ class Proc:
     """One child process with its log file (stdout and stderr, appended).
 
     prepare: a function run in the child before exec (after die_with_parent),
-    e.g. to lower a resource limit."""
+    e.g. to lower a resource limit. with_parent=False starts it as an init
+    system would, without a death signal and without Python in the child."""
 
-    def __init__(self, name, argv, log_path, prepare=None):
+    def __init__(self, name, argv, log_path, prepare=None, with_parent=True):
         self.name = name
         self.argv = [str(a) for a in argv]
         self.log_path = Path(log_path)
         self.prepare = prepare
+        self.with_parent = with_parent
         self.proc = None
 
     def _child_setup(self):
-        die_with_parent()
+        if self.with_parent:
+            die_with_parent()
         if self.prepare:
             self.prepare()
 
@@ -40,7 +43,7 @@ class Proc:
         assert not self.alive(), f"{self.name} already running"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         preexec_fn=self._child_setup,
+                                         preexec_fn=self._child_setup if self.with_parent or self.prepare else None,
                                          env=None if env is None else {**os.environ, **env})
 
     @property
@@ -69,17 +72,25 @@ class Proc:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
-    def stop(self, timeout=20.0):
-        """SIGTERM, then SIGKILL after timeout; the exit code or a string."""
+    def terminate(self):
+        """SIGTERM if it runs."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+
+    def reap(self, timeout=20.0):
+        """The exit code after terminate(), SIGKILL after timeout (then a
+        string); None if it never ran."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            rc = self.wait(timeout)
-            if rc is None:
-                self.kill()
-                return "killed after SIGTERM timeout"
+        if self.wait(timeout) is None:
+            self.kill()
+            return "killed after SIGTERM timeout"
         return self.proc.returncode
+
+    def stop(self, timeout=20.0):
+        """SIGTERM, then SIGKILL after timeout; the exit code or a string."""
+        self.terminate()
+        return self.reap(timeout)
 
     def log(self):
         try:
