@@ -1,4 +1,5 @@
-"""The unittest base class every suite's test case class derives from."""
+"""The unittest base classes of the suites' test cases: assertions and
+waiting (AviaryTestCase), one Aviary setup per test class (SetupTestCase)."""
 
 import time
 import unittest

@@ -44,7 +44,8 @@ def submission_daemon(name="submission", smtpd=None, routes=None, **options):
                   submission=True, submissions=True, smtpd_metrics=True, relay=relay, **options)
 
 
-def populate(d):
+def standard_population(d):
+    """The domains, users (PASSWORDS) and aliases of every submission daemon."""
     for domain in DOMAINS:
         d.add_domain(domain)
     for user, secret in PASSWORDS.items():
@@ -70,7 +71,7 @@ class SubmissionTestCase(SetupTestCase):
 
     @classmethod
     def populate(cls, d):
-        populate(d)
+        standard_population(d)
 
     # -- clients --------------------------------------------------------------
 
