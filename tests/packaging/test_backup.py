@@ -12,16 +12,17 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from packaging_common import Daemons, program, run, tool
+from aviary_test.packaging_case import packaging_daemons, run, stop_all, traffic
+from aviary_test.programs import program, tool
 
 
 class BackupTest(unittest.TestCase):
 
     def setUp(self):
-        self.daemons = Daemons()
+        self.daemons = packaging_daemons()
         self.addCleanup(self.daemons.cleanup)
-        self.daemons.start()
-        self.daemons.traffic()  # alice@example.test gets one message
+        self.daemons.start(pop3d=True)
+        traffic(self.daemons)  # alice@example.test gets one message
         self.tmp = Path(tempfile.mkdtemp(prefix="aviary-backup-"))
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
@@ -46,8 +47,8 @@ class BackupTest(unittest.TestCase):
         domains = run([program("aviaryctl"), "-c", config, "domain", "list"]).stdout
         self.assertIn("example.test", domains)
 
-        for name, code in self.daemons.stop().items():
-            self.assertEqual(code, 0, f"{name}:\n{self.daemons.log(name)}")
+        for name, code in stop_all(self.daemons).items():
+            self.assertEqual(code, 0, f"{name}:\n{self.daemons.logs()}")
 
 
 if __name__ == "__main__":

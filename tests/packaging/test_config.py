@@ -17,7 +17,8 @@ import tomllib
 import unittest
 from pathlib import Path
 
-from packaging_common import PACKAGING, SOURCE, program, run
+from aviary_test.packaging_case import PACKAGING, run
+from aviary_test.programs import SOURCE, program
 
 SHIPPED = (PACKAGING / "aviary.toml").read_text()
 # "#key = value" and "#[table]" lines; prose comments have a space after "#".

@@ -16,7 +16,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from packaging_common import PACKAGING, build_dir, run, tool
+from aviary_test.packaging_case import PACKAGING, run
+from aviary_test.programs import build_dir, tool
 from test_systemd import make_root, verify
 
 EXPECTED_FILES = {

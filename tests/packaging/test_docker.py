@@ -9,7 +9,8 @@ import json
 import re
 import unittest
 
-from packaging_common import PACKAGING, SOURCE
+from aviary_test.packaging_case import PACKAGING
+from aviary_test.programs import SOURCE
 
 DOCKERFILE = PACKAGING / "docker" / "Dockerfile"
 

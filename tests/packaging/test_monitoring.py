@@ -22,8 +22,10 @@ import unittest
 import urllib.parse
 from pathlib import Path
 
-from packaging_common import (PACKAGING, Daemons, exported_names, free_port, http_get, run, sample_total, tool,
-                              wait_until)
+from aviary_test.metrics import exported_names, fetch, sample_total
+from aviary_test.packaging_case import PACKAGING, greet, packaging_daemons, run, stop_all, traffic, wait_until
+from aviary_test.ports import free_port
+from aviary_test.programs import tool
 
 PROMETHEUS_DIR = PACKAGING / "prometheus"
 RULES = PROMETHEUS_DIR / "aviary.rules.yml"
@@ -152,11 +154,11 @@ class AgainstTheDaemons(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.daemons = Daemons()
+        cls.daemons = packaging_daemons()
         try:
-            cls.daemons.start()
+            cls.daemons.start(pop3d=True)
             # Counters with labels appear with their first event.
-            cls.daemons.traffic()
+            traffic(cls.daemons)
         except BaseException:
             cls.daemons.cleanup()
             raise
@@ -173,16 +175,16 @@ class AgainstTheDaemons(unittest.TestCase):
                 except subprocess.TimeoutExpired:
                     cls.prometheus.kill()
                     cls.prometheus.wait(timeout=10)
-            codes = cls.daemons.stop()
+            codes = stop_all(cls.daemons)
             for name, code in codes.items():
                 if code != 0:
-                    raise AssertionError(f"{name} exited {code} on SIGTERM:\n{cls.daemons.log(name)}")
+                    raise AssertionError(f"{name} exited {code} on SIGTERM:\n{cls.daemons.logs()}")
         finally:
             cls.daemons.cleanup()
             shutil.rmtree(cls.prom_dir, ignore_errors=True)
 
     def exported(self):
-        return exported_names(self.daemons.metrics("aviary-smtpd")) | exported_names(self.daemons.metrics("aviary-pop3d"))
+        return exported_names(self.daemons.metrics_text("smtpd")) | exported_names(self.daemons.metrics_text("pop3d"))
 
     def test_queried_metrics_are_exported(self):
         exported = self.exported()
@@ -208,8 +210,8 @@ class AgainstTheDaemons(unittest.TestCase):
         self.assertIn('targets: ["127.0.0.1:9102"]', packaged)
         config = (packaged.replace("scrape_interval: 15s", "scrape_interval: 1s")
                   .replace("evaluation_interval: 15s", "evaluation_interval: 1s")
-                  .replace("127.0.0.1:9101", f"127.0.0.1:{self.daemons.smtpd_metrics}")
-                  .replace("127.0.0.1:9102", f"127.0.0.1:{self.daemons.pop3d_metrics}"))
+                  .replace("127.0.0.1:9101", f"127.0.0.1:{self.daemons.smtpd_metrics_port}")
+                  .replace("127.0.0.1:9102", f"127.0.0.1:{self.daemons.pop3d_metrics_port}"))
         shutil.copy(RULES, cls.prom_dir / "aviary.rules.yml")
         (cls.prom_dir / "prometheus.yml").write_text(config)
         cls.prom_port = free_port()
@@ -226,7 +228,7 @@ class AgainstTheDaemons(unittest.TestCase):
         def ready():
             if cls.prometheus.poll() is not None:
                 raise AssertionError(f"prometheus exited {cls.prometheus.returncode}:\n{self.prom_log()}")
-            return "Ready" in http_get(f"http://127.0.0.1:{cls.prom_port}/-/ready", timeout=2)
+            return "Ready" in fetch(f"http://127.0.0.1:{cls.prom_port}/-/ready", timeout=2)
 
         wait_until(ready, 30, "prometheus to be ready")
         return cls.prom_port
@@ -242,7 +244,7 @@ class AgainstTheDaemons(unittest.TestCase):
         if params:
             url += "?" + urllib.parse.urlencode(params)
         try:
-            body = json.loads(http_get(url))
+            body = json.loads(fetch(url))
         except OSError as e:
             # 400/422 carry the error in the body.
             body = json.loads(e.read().decode()) if hasattr(e, "read") else {"status": "error", "error": repr(e)}
@@ -270,13 +272,13 @@ class AgainstTheDaemons(unittest.TestCase):
         # have already connected, so the series exists.
         before = wait_until(lambda: self.scalar('sum(aviary_smtpd_connections_total{job="aviary-smtpd"})'),
                             30, "a first sample of aviary_smtpd_connections_total")
-        direct = sample_total(self.daemons.metrics("aviary-smtpd"), "aviary_smtpd_connections_total")
+        direct = sample_total(self.daemons.metrics_text("smtpd"), "aviary_smtpd_connections_total")
         for _ in range(3):
-            self.assertTrue(self.daemons.greet(self.daemons.smtp_port).startswith(b"220"))
+            self.assertTrue(greet(self.daemons.smtp_port).startswith(b"220"))
         wait_until(lambda: self.scalar('sum(aviary_smtpd_connections_total{job="aviary-smtpd"})') == direct + 3,
                    30, f"aviary_smtpd_connections_total to go from {before} (direct {direct}) to {direct + 3}")
 
-        self.assertTrue(self.daemons.greet(self.daemons.pop3_port).startswith(b"+OK"))
+        self.assertTrue(greet(self.daemons.pop3_port).startswith(b"+OK"))
         wait_until(lambda: (self.scalar('sum(aviary_pop3d_connections_total{job="aviary-pop3d"})') or 0) >= 2,
                    30, "aviary_pop3d_connections_total to count the probe and our connection")
 

@@ -15,7 +15,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from packaging_common import PACKAGING, program, run, tool
+from aviary_test.packaging_case import PACKAGING, run
+from aviary_test.programs import program, tool
 
 UNITS = {"aviary-smtpd.service": "aviary-smtpd", "aviary-pop3d.service": "aviary-pop3d"}
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
@@ -151,9 +152,9 @@ class ReadinessTest(unittest.TestCase):
         import socket
         import time
 
-        from packaging_common import Daemons
+        from aviary_test.packaging_case import greet, packaging_daemons, stop_all
 
-        daemons = Daemons()
+        daemons = packaging_daemons()
         self.addCleanup(daemons.cleanup)
         path = str(daemons.dir / "notify.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -172,14 +173,14 @@ class ReadinessTest(unittest.TestCase):
                 got.append(data.decode())
             return got
 
-        daemons.start(env={"NOTIFY_SOCKET": path})
+        daemons.start(pop3d=True, env={"NOTIFY_SOCKET": path})
         ready = messages(lambda got: sum("READY=1" in m.split("\n") for m in got) >= 2)
         self.assertEqual(sum("READY=1" in m.split("\n") for m in ready), 2, ready)
         # Ready means serving: both greet right away.
-        self.assertTrue(daemons.greet(daemons.smtp_port).startswith(b"220"))
-        self.assertTrue(daemons.greet(daemons.pop3_port).startswith(b"+OK"))
-        for proc in daemons.procs.values():
-            proc.send_signal(signal.SIGTERM)
+        self.assertTrue(greet(daemons.smtp_port).startswith(b"220"))
+        self.assertTrue(greet(daemons.pop3_port).startswith(b"+OK"))
+        for proc in (daemons.smtpd, daemons.pop3d):
+            proc.signal(signal.SIGTERM)
         stopping = messages(lambda got: sum("STOPPING=1" in m.split("\n") for m in got) >= 2)
         self.assertEqual(sum("STOPPING=1" in m.split("\n") for m in stopping), 2, stopping)
-        self.assertEqual(daemons.stop(), {"aviary-smtpd": 0, "aviary-pop3d": 0})
+        self.assertEqual(stop_all(daemons), {"aviary-smtpd": 0, "aviary-pop3d": 0})

@@ -11,7 +11,9 @@ import re
 import time
 import unittest
 
-from pop3_harness import Pop3Client, Pop3TestCase, Response, plain_token
+from aviary_test.pop3 import Pop3Client, Response
+from aviary_test.pop3_case import Pop3TestCase
+from aviary_test.sasl import plain_token
 
 DELAY = 1.0  # auth_failure_delay of these fixtures, seconds
 
@@ -48,7 +50,7 @@ class PlaintextRefusedTest(Pop3TestCase):
 
     def test_capa_after_stls(self):
         c = self.pop3()
-        c.stls(self.host.context())
+        c.stls(self.host.tls_context())
         caps = c.capabilities()
         self.assertEqual(login_caps(caps), (True, True), f"login not offered after STLS: {caps}")
         self.assertNotIn("STLS", caps, "STLS offered after STLS")
@@ -64,7 +66,7 @@ class PlaintextRefusedTest(Pop3TestCase):
     def test_user_pass_after_stls(self):
         user, pw = self.new_user()
         c = self.pop3()
-        c.stls(self.host.context())
+        c.stls(self.host.tls_context())
         self.assertOk(c.cmd(f"USER {user}"), "USER")
         self.assertOk(c.cmd(f"PASS {pw}"), "PASS")
         self.assertEqual(c.stat(), (0, 0))
@@ -88,7 +90,7 @@ class PlaintextRefusedTest(Pop3TestCase):
     def test_auth_plain_continuation(self):
         user, pw = self.new_user()
         c = self.pop3()
-        c.stls(self.host.context())
+        c.stls(self.host.tls_context())
         c.send("AUTH PLAIN\r\n")
         line = c.read_line()
         self.assertRegex(line, rb"^\+ ?\r\n$|^\+ [A-Za-z0-9+/=]*\r\n$", "continuation line '+ '")
@@ -194,7 +196,7 @@ class PlaintextAllowedTest(Pop3TestCase):
     def test_stls_still_works(self):
         user, pw = self.new_user()
         c = self.pop3()
-        c.stls(self.host.context())
+        c.stls(self.host.tls_context())
         self.assertOk(c.user_pass(user, pw))
         c.quit()
 

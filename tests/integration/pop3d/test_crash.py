@@ -12,7 +12,8 @@ import signal
 import time
 import unittest
 
-from pop3_harness import ConnectionClosed, Pop3TestCase, message
+from aviary_test.pop3_case import Pop3TestCase, pop3_message
+from aviary_test.smtp import ConnectionClosed
 
 N = 300
 SHUTDOWN_TIMEOUT = 3  # seconds, the fixture's pop3d.shutdown_timeout
@@ -23,7 +24,7 @@ class CrashTest(Pop3TestCase):
     pop3d_options = {"allow_plaintext_auth": True, "shutdown_timeout": f"{SHUTDOWN_TIMEOUT}s"}
 
     def fill(self, user, n, tag):
-        self.host.deliver_many(user, [message(f"{tag} {i}", body=f"message {i} of {n}\r\n" * 5)
+        self.host.deliver_many(user, [pop3_message(f"{tag} {i}", body=f"message {i} of {n}\r\n" * 5)
                                       for i in range(n)])
 
     def kill_and_restart(self):
@@ -41,9 +42,9 @@ class CrashTest(Pop3TestCase):
         user, pw = self.new_user()
         outcomes = []
         for delay in (0.0, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.015, 0.03, 0.06):
-            if not self.host.stored(user):
+            if not self.host.messages(user):
                 self.fill(user, N, f"round {len(outcomes)}")
-            self.assertEqual(len(self.host.stored(user)), N)
+            self.assertEqual(len(self.host.messages(user)), N)
             c = self.session(user, pw)
             c.send("".join(f"DELE {n}\r\n" for n in range(1, N + 1)))
             for n in range(1, N + 1):
@@ -56,7 +57,7 @@ class CrashTest(Pop3TestCase):
             quit_ok = c.pending().startswith(b"+OK")
             c.close()
             self.host.restart_pop3d()
-            left = len(self.host.stored(user))
+            left = len(self.host.messages(user))
             outcomes.append((delay, quit_ok, left))
             self.assertIn(left, (0, N), f"SIGKILL {delay * 1000:.1f}ms into QUIT left {left} of {N} "
                                         f"messages (outcomes so far: {outcomes})")
@@ -77,7 +78,7 @@ class CrashTest(Pop3TestCase):
         self.assertOk(c.cmd("QUIT"))
         self.host.pop3d.kill()  # at once
         self.host.restart_pop3d()
-        self.assertEqual(self.host.stored(user), [], "deletions acknowledged by +OK were lost")
+        self.assertEqual(self.host.messages(user), [], "deletions acknowledged by +OK were lost")
         self.assertConsistent()
 
     def test_stale_lock_after_sigkill_in_transaction(self):
@@ -131,8 +132,8 @@ class SigtermTest(Pop3TestCase):
             rest = c.pending()
             if rest:
                 self.assertRegex(rest, rb"^-ERR[^\r\n]*\r\n$", f"the last words to the {name} session")
-        self.assertEqual(len(self.host.stored(user)), 3, "SIGTERM applied a session's deletions")
-        self.assertEqual(len(self.host.stored(other)), 1)
+        self.assertEqual(len(self.host.messages(user)), 3, "SIGTERM applied a session's deletions")
+        self.assertEqual(len(self.host.messages(other)), 1)
         self.assertConsistent()
         self.host.restart_pop3d()
         c = self.pop3()

@@ -14,7 +14,8 @@ import socket
 import time
 import unittest
 
-from pop3_harness import Pop3TestCase, split_trace
+from aviary_test.messages import split_trace
+from aviary_test.pop3_case import Pop3TestCase
 
 SIZE = 30 * 1024 * 1024
 
@@ -55,7 +56,7 @@ class LargeMessageTest(Pop3TestCase):
         h.deliver(cls.user, cls.sent)
 
     def test_retr_intact(self):
-        stored = self.host.stored(self.user)
+        stored = self.host.messages(self.user)
         self.assertEqual(len(stored), 1)
         self.assertEqual(split_trace(stored[0])[1], self.sent, "smtpd stored something else")
         c = self.session(self.user, self.pw)
@@ -77,7 +78,7 @@ class LargeMessageTest(Pop3TestCase):
         t0 = time.monotonic()
         r, lines = c.cmd_multi("TOP 1 3", timeout=30)
         self.assertOk(r)
-        head = self.host.stored(self.user)[0].split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+        head = self.host.messages(self.user)[0].split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
         body = self.sent.split(b"\r\n\r\n", 1)[1]
         self.assertEqual(b"".join(lines), head + b"".join(l + b"\r\n" for l in body.split(b"\r\n")[:3]))
         self.assertLess(time.monotonic() - t0, 5, "TOP 1 3 of a 30 MiB message is slow")

@@ -8,7 +8,9 @@ clients.
 import time
 import unittest
 
-from pop3_harness import ConnectionClosed, Pop3Client, Pop3TestCase
+from aviary_test.pop3 import Pop3Client
+from aviary_test.pop3_case import Pop3TestCase
+from aviary_test.smtp import ConnectionClosed
 
 
 class LineLengthTest(Pop3TestCase):
@@ -41,7 +43,7 @@ class LineLengthTest(Pop3TestCase):
         self.assertOk(c.cmd("NOOP"), "the session survived the long lines")
         c.close()  # no QUIT: nothing may be deleted
         time.sleep(0.5)
-        self.assertEqual(len(self.host.stored(user)), 1, "a QUIT hidden in a long line was run")
+        self.assertEqual(len(self.host.messages(user)), 1, "a QUIT hidden in a long line was run")
 
     def test_very_long_line(self):
         user, pw = self.new_user()
@@ -96,7 +98,7 @@ class MaxErrorsTest(Pop3TestCase):
             pass
         self.assertClosed(c, 5, "still open after max_errors + 1 bad commands")
         time.sleep(0.3)
-        self.assertEqual(len(self.host.stored(user)), 1, "closing for errors applied a DELE")
+        self.assertEqual(len(self.host.messages(user)), 1, "closing for errors applied a DELE")
 
     def test_errors_are_counted_per_connection(self):
         for i in range(3):

@@ -22,7 +22,8 @@ import threading
 import time
 import unittest
 
-from pop3_harness import Pop3Client, Pop3TestCase
+from aviary_test.pop3 import Pop3Client
+from aviary_test.pop3_case import Pop3TestCase
 
 DELAY = 1.0  # auth_failure_delay
 SLACK = 2.0  # scheduling noise on a loaded 2-core machine, seconds

@@ -7,8 +7,10 @@ timeout.
 import time
 import unittest
 
-from pop3_harness import (Pop3Client, Pop3TestCase, SmtpClient, expect,
-                          message, split_trace)
+from aviary_test.messages import split_trace
+from aviary_test.pop3 import Pop3Client
+from aviary_test.pop3_case import Pop3TestCase, pop3_message
+from aviary_test.smtp import SmtpClient, expect
 
 
 def login_when_free(test, user, password, timeout=10.0, **kw):
@@ -36,9 +38,9 @@ class SnapshotTest(Pop3TestCase):
         c = self.session(user, pw)
         stat = c.stat()
         uids = c.uidl()
-        new = message("arrived during the session")
+        new = pop3_message("arrived during the session")
         self.host.deliver(user, new)
-        self.assertEqual(len(self.host.stored(user)), 3, "the delivery was not stored")
+        self.assertEqual(len(self.host.messages(user)), 3, "the delivery was not stored")
         self.assertEqual(c.stat(), stat, "STAT changed during the session")
         self.assertEqual(c.uidl(), uids, "UIDL changed during the session")
         self.assertNotIn(3, c.list())
@@ -58,10 +60,10 @@ class SnapshotTest(Pop3TestCase):
         c = self.session(user, pw)
         for n in (1, 2, 3):
             self.assertOk(c.cmd(f"DELE {n}"))
-        late = message("late arrival")
+        late = pop3_message("late arrival")
         self.host.deliver(user, late)
         c.quit()
-        self.assertEqual([split_trace(m)[1] for m in self.host.stored(user)], [late])
+        self.assertEqual([split_trace(m)[1] for m in self.host.messages(user)], [late])
         self.assertConsistent()
 
 
@@ -69,7 +71,7 @@ class DeletionTest(Pop3TestCase):
 
     def test_dropped_connection_deletes_nothing(self):
         user, pw, datas = self.mailbox_with(3)
-        before = self.host.stored(user)
+        before = self.host.messages(user)
         c = self.session(user, pw)
         for n in (1, 2, 3):
             self.assertOk(c.cmd(f"DELE {n}"))
@@ -77,11 +79,11 @@ class DeletionTest(Pop3TestCase):
         c2 = login_when_free(self, user, pw)
         self.assertEqual(c2.stat()[0], 3, "a dropped connection deleted messages")
         c2.quit()
-        self.assertEqual(self.host.stored(user), before)
+        self.assertEqual(self.host.messages(user), before)
 
     def test_reset_connection_deletes_nothing(self):
         user, pw, datas = self.mailbox_with(2)
-        before = self.host.stored(user)
+        before = self.host.messages(user)
         c = self.session(user, pw)
         self.assertOk(c.cmd("DELE 1"))
         self.assertOk(c.cmd("DELE 2"))
@@ -90,7 +92,7 @@ class DeletionTest(Pop3TestCase):
         c2 = login_when_free(self, user, pw)
         self.assertEqual(c2.stat()[0], 2, "a reset connection deleted messages")
         c2.quit()
-        self.assertEqual(self.host.stored(user), before)
+        self.assertEqual(self.host.messages(user), before)
 
     def test_quit_updates_quota_usage(self):
         """After QUIT the usage drops: mail refused for quota is accepted again."""
@@ -109,7 +111,7 @@ class DeletionTest(Pop3TestCase):
                     full = True
                     break
                 expect(s.cmd("DATA"), "354")
-                s.send(message(f"quota {i}", body=body * 10) + b".\r\n")
+                s.send(pop3_message(f"quota {i}", body=body * 10) + b".\r\n")
                 r = s.reply()
                 if r.code != 250:
                     expect(r, "552", what="end of DATA over quota")
@@ -118,16 +120,16 @@ class DeletionTest(Pop3TestCase):
                 accepted += 1
         self.assertTrue(full, "the quota never filled")
         self.assertGreater(accepted, 0)
-        stat = self.host.mailbox_stat(user)
+        stat = self.host.stat(user)
         self.assertEqual(stat["messages"], accepted)
         c = self.session(user, pw)
         self.assertEqual(c.stat(), (accepted, stat["bytes"]))
         for n in range(1, accepted + 1):
             self.assertOk(c.cmd(f"DELE {n}"))
         c.quit()
-        stat = self.host.mailbox_stat(user)
+        stat = self.host.stat(user)
         self.assertEqual((stat["messages"], stat["bytes"]), (0, 0), f"after QUIT: {stat}")
-        self.host.deliver(user, message("after the quit", body=body * 10))
+        self.host.deliver(user, pop3_message("after the quit", body=body * 10))
         self.assertConsistent()
 
     def test_shared_body_reference_counts(self):
@@ -136,14 +138,14 @@ class DeletionTest(Pop3TestCase):
         b, pb = self.new_user()
         alias = "pair-" + a.split("@")[0] + "@example.test"
         self.host.add_alias(alias, a, b)
-        sent = message("shared", body="shared body\r\n" * 50)
+        sent = pop3_message("shared", body="shared body\r\n" * 50)
         self.host.deliver(alias, sent)
         self.assertConsistent()
         ca = self.session(a, pa)
         self.assertEqual(split_trace(ca.retr(1))[1], sent)
         self.assertOk(ca.cmd("DELE 1"))
         ca.quit()
-        self.assertEqual(self.host.stored(a), [])
+        self.assertEqual(self.host.messages(a), [])
         self.assertConsistent()
         cb = self.session(b, pb)
         self.assertEqual(split_trace(cb.retr(1))[1], sent, "the other copy lost its body")
@@ -164,12 +166,12 @@ class DeletionTest(Pop3TestCase):
         self.assertOk(c.cmd("DELE 2"))
         self.host.ctl("user", "del", user)
         self.host.add_user(user, pw)
-        fresh = [message("for the new user 1"), message("for the new user 2")]
+        fresh = [pop3_message("for the new user 1"), pop3_message("for the new user 2")]
         for m in fresh:
             self.host.deliver(user, m)
-        self.assertEqual(len(self.host.stored(user)), 2, "the deliveries were not stored")
+        self.assertEqual(len(self.host.messages(user)), 2, "the deliveries were not stored")
         c.quit()
-        self.assertEqual([split_trace(m)[1] for m in self.host.stored(user)], fresh,
+        self.assertEqual([split_trace(m)[1] for m in self.host.messages(user)], fresh,
                          "the old session's QUIT deleted the new user's mail")
         c2 = login_when_free(self, user, pw)
         self.assertEqual(c2.stat()[0], 2)
@@ -184,7 +186,7 @@ class DeletionTest(Pop3TestCase):
         self.assertOk(c.cmd("RSET"))
         self.assertOk(c.cmd("DELE 1"))
         c.quit()
-        self.assertEqual([split_trace(m)[1] for m in self.host.stored(user)], [datas[1]])
+        self.assertEqual([split_trace(m)[1] for m in self.host.messages(user)], [datas[1]])
 
 
 class UidlTest(Pop3TestCase):
@@ -226,7 +228,7 @@ class UidlTest(Pop3TestCase):
 
     def test_unique_between_two_deliveries_of_the_same_message(self):
         user, pw = self.new_user()
-        data = message("identical")
+        data = pop3_message("identical")
         self.host.deliver(user, data)
         self.host.deliver(user, data)
         c = self.session(user, pw)

@@ -17,7 +17,11 @@ import threading
 import time
 import unittest
 
-from pop3_harness import DOMAINS, Mailhost, Pop3Client, Proc, dot_stuff, program
+from aviary_test.pop3 import Pop3Client
+from aviary_test.pop3_case import DOMAINS, mailhost
+from aviary_test.processes import Proc
+from aviary_test.programs import program
+from aviary_test.smtp import dot_stuff
 
 SMALL_MAP = "8MiB"
 BIG_MAP = "512MiB"
@@ -53,7 +57,7 @@ class MapGrownByAnotherDaemon(unittest.TestCase):
         def phase(what):
             if os.environ.get("AVIARY_TEST_DEBUG"):
                 print(f"round {round_no}: {what} at {time.monotonic() - t0:.1f}s", flush=True)
-        h = Mailhost(name=f"mapresize{round_no}", map_size=SMALL_MAP, tls=False, pop3s=False,
+        h = mailhost(f"mapresize{round_no}", map_size=SMALL_MAP, tls=False, pop3s=False,
                      smtpd={"max_message_size": "16MiB"},
                      pop3d={"allow_plaintext_auth": True, "io_threads": 4})
         big = None
@@ -69,7 +73,7 @@ class MapGrownByAnotherDaemon(unittest.TestCase):
             for i, (user, _pw) in enumerate(readers):
                 h.deliver(user, body_of(1 << 20, f"{round_no}.{i}"))
             self.assertEqual(h.smtpd.stop(), 0)
-            expected = {user: h.stored(user)[0] for user, _pw in readers}
+            expected = {user: h.messages(user)[0] for user, _pw in readers}
 
             phase("read messages delivered")
             # 2. pop3d with the small map; several sessions stream at once.
@@ -163,7 +167,7 @@ class MapGrownByAnotherDaemon(unittest.TestCase):
                 c.login(user, password)
                 self.assertEqual(c.retr(1, timeout=60), expected[user])
                 c.quit()
-            self.assertEqual(len(h.stored(bulk)), 1)
+            self.assertEqual(len(h.messages(bulk)), 1)
         finally:
             if big is not None:
                 big.kill()

@@ -5,17 +5,14 @@ the families SPEC.md names with the right types and labels, and the
 counters move as sessions connect, log in, retrieve and delete.
 """
 
-import re
 import shutil
 import subprocess
 import unittest
 import urllib.error
 import urllib.request
 
-from pop3_harness import Pop3TestCase
-
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$")
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+from aviary_test.metrics import by_label, metric, parse
+from aviary_test.pop3_case import Pop3TestCase
 
 FAMILIES = {
     "aviary_pop3d_connections_total": ("counter", {"listener"}),
@@ -25,33 +22,6 @@ FAMILIES = {
     "aviary_pop3d_bytes_sent_total": ("counter", set()),
     "aviary_pop3d_messages_deleted_total": ("counter", set()),
 }
-
-
-def parse(text):
-    """({(name, frozenset(labels)): value}, {family: type})."""
-    samples, types = {}, {}
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split(None, 3)
-            types[name] = kind.strip()
-            continue
-        if not line.strip() or line.startswith("#"):
-            continue
-        m = SAMPLE.match(line)
-        if not m:
-            raise AssertionError(f"unparsable metrics line: {line!r}")
-        samples[(m.group(1), frozenset(LABEL.findall(m.group(2) or "")))] = float(m.group(3))
-    return samples, types
-
-
-def total(samples, name, **labels):
-    want = set(labels.items())
-    return sum(v for (n, l), v in samples.items() if n == name and want <= set(l))
-
-
-def by_label(samples, name, label):
-    """{label value: sample value} of one family."""
-    return {dict(l).get(label): v for (n, l), v in samples.items() if n == name}
 
 
 def delta(before, after):
@@ -64,7 +34,7 @@ class MetricsTest(Pop3TestCase):
     pop3d_options = {"allow_plaintext_auth": True}
 
     def scrape(self):
-        return parse(self.host.metrics_text())
+        return parse(self.host.metrics_text("pop3d"))
 
     def traffic(self):
         user, pw, datas = self.mailbox_with(2)
@@ -83,18 +53,18 @@ class MetricsTest(Pop3TestCase):
         if not promtool:
             self.fail("promtool is not installed (Debian package prometheus)")
         self.traffic()
-        text = self.host.metrics_text()
+        text = self.host.metrics_text("pop3d")
         r = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
                            text=True, timeout=60)
         self.assertEqual(r.returncode, 0, f"promtool check metrics:\n{r.stdout}{r.stderr}\n---\n{text[:3000]}")
 
     def test_content_type_and_404(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.host.metrics_port}/metrics", timeout=10) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.host.pop3d_metrics_port}/metrics", timeout=10) as r:
             self.assertEqual(r.status, 200)
             self.assertTrue(r.headers.get("Content-Type", "").startswith("text/plain"),
                             r.headers.get("Content-Type"))
         with self.assertRaises(urllib.error.HTTPError) as e:
-            urllib.request.urlopen(f"http://127.0.0.1:{self.host.metrics_port}/nothing-here", timeout=10)
+            urllib.request.urlopen(f"http://127.0.0.1:{self.host.pop3d_metrics_port}/nothing-here", timeout=10)
         self.assertEqual(e.exception.code, 404)
 
     def test_families_and_types(self):
@@ -132,7 +102,7 @@ class MetricsTest(Pop3TestCase):
 
     def test_sessions_active(self):
         def active():
-            return total(self.scrape()[0], "aviary_pop3d_sessions_active")
+            return metric(self.scrape()[0], "aviary_pop3d_sessions_active")
 
         self.wait_for(lambda: active() == 0, what="sessions_active to be 0 at rest")
         user, pw = self.new_user()
@@ -168,7 +138,7 @@ class MetricsTest(Pop3TestCase):
 
     def test_retrieved_bytes_deleted(self):
         user, pw, datas = self.mailbox_with(3, body="z" * 500 + "\r\n")
-        stored = self.host.stored(user)
+        stored = self.host.messages(user)
         s0, _ = self.scrape()
         c = self.session(user, pw)
         c.retr(1)
@@ -177,13 +147,13 @@ class MetricsTest(Pop3TestCase):
         self.assertOk(c.cmd("DELE 3"))
         c.quit()
         s1, _ = self.scrape()
-        self.assertEqual(total(s1, "aviary_pop3d_messages_retrieved_total")
-                         - total(s0, "aviary_pop3d_messages_retrieved_total"), 2)
-        sent = total(s1, "aviary_pop3d_bytes_sent_total") - total(s0, "aviary_pop3d_bytes_sent_total")
+        self.assertEqual(metric(s1, "aviary_pop3d_messages_retrieved_total")
+                         - metric(s0, "aviary_pop3d_messages_retrieved_total"), 2)
+        sent = metric(s1, "aviary_pop3d_bytes_sent_total") - metric(s0, "aviary_pop3d_bytes_sent_total")
         self.assertGreaterEqual(sent, len(stored[0]) + len(stored[1]), "bytes_sent smaller than two RETRs")
         self.assertLess(sent, len(stored[0]) + len(stored[1]) + 20000, "bytes_sent far too large")
-        self.assertEqual(total(s1, "aviary_pop3d_messages_deleted_total")
-                         - total(s0, "aviary_pop3d_messages_deleted_total"), 2)
+        self.assertEqual(metric(s1, "aviary_pop3d_messages_deleted_total")
+                         - metric(s0, "aviary_pop3d_messages_deleted_total"), 2)
 
     def test_no_deletions_counted_without_quit(self):
         user, pw, datas = self.mailbox_with(2)
@@ -192,13 +162,13 @@ class MetricsTest(Pop3TestCase):
         self.assertOk(c.cmd("DELE 1"))
         self.assertOk(c.cmd("DELE 2"))
         c.close()
-        self.wait_for(lambda: total(self.scrape()[0], "aviary_pop3d_sessions_active") == 0,
+        self.wait_for(lambda: metric(self.scrape()[0], "aviary_pop3d_sessions_active") == 0,
                       what="the dropped session to end")
         s1, _ = self.scrape()
-        self.assertEqual(total(s1, "aviary_pop3d_messages_deleted_total"),
-                         total(s0, "aviary_pop3d_messages_deleted_total"),
+        self.assertEqual(metric(s1, "aviary_pop3d_messages_deleted_total"),
+                         metric(s0, "aviary_pop3d_messages_deleted_total"),
                          "deletions counted for a session that never QUIT")
-        self.assertEqual(len(self.host.stored(user)), 2)
+        self.assertEqual(len(self.host.messages(user)), 2)
 
 
 class MetricsDisabledTest(Pop3TestCase):

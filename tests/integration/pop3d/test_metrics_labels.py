@@ -6,8 +6,8 @@ values at 0 before any session: connections by listener, logins by result.
 
 import unittest
 
-from pop3_harness import Pop3TestCase
-from test_metrics import parse
+from aviary_test.metrics import parse
+from aviary_test.pop3_case import Pop3TestCase
 
 KNOWN = {
     "aviary_pop3d_connections_total": ("listener", {"pop3", "pop3s"}),
@@ -18,7 +18,7 @@ KNOWN = {
 class FirstScrapeTest(Pop3TestCase):
 
     def test_known_series_exist_at_zero(self):
-        samples, _ = parse(self.host.metrics_text())
+        samples, _ = parse(self.host.metrics_text("pop3d"))
         for name, (label, values) in KNOWN.items():
             seen = {dict(l).get(label): v for (n, l), v in samples.items() if n == name}
             self.assertTrue(values <= set(seen), f"{name}: missing {sorted(values - set(seen))}")

@@ -12,8 +12,11 @@ where it was; then one client reads every reply, in order.
 import time
 import unittest
 
-from pop3_harness import Pop3Client, Pop3TestCase
-from harness import sanitized_build, settled_rss_kib, slow_reader_socket  # noqa: E402  (../smtpd, put on the path by pop3_harness)
+from aviary_test.pop3 import Pop3Client
+from aviary_test.pop3_case import Pop3TestCase
+from aviary_test.ports import slow_reader_socket
+from aviary_test.processes import settled_rss_kib
+from aviary_test.programs import sanitized_build
 
 SESSIONS = 40
 COMMANDS = 2730

@@ -9,8 +9,9 @@ lines, dot-stuffed. Sessions log in over STLS (allow_plaintext_auth = false).
 
 import unittest
 
-from pop3_harness import (Pop3TestCase, TRICKY_BODY, message, split_trace,
-                          unstuffed_equal_raw)
+from aviary_test.messages import split_trace
+from aviary_test.pop3 import unstuffed_equal_raw
+from aviary_test.pop3_case import Pop3TestCase, TRICKY_BODY, pop3_message
 
 
 class GreetingAndCapaTest(Pop3TestCase):
@@ -58,7 +59,7 @@ class StateTest(Pop3TestCase):
     def test_transaction_commands_before_login(self):
         user, pw, _ = self.mailbox_with(1)
         c = self.pop3()
-        c.stls(self.host.context())
+        c.stls(self.host.tls_context())
         for line in self.TRANSACTION_COMMANDS:
             self.assertErr(c.cmd(line), what=f"{line} before login")
         self.assertOk(c.cmd("CAPA"))
@@ -67,12 +68,12 @@ class StateTest(Pop3TestCase):
         c.login(user, pw)
         self.assertEqual(c.stat()[0], 1)
         c.quit()
-        self.assertEqual(len(self.host.stored(user)), 1, "a DELE before login deleted something")
+        self.assertEqual(len(self.host.messages(user)), 1, "a DELE before login deleted something")
 
     def test_transaction_commands_after_user_before_pass(self):
         user, pw, _ = self.mailbox_with(1)
         c = self.pop3()
-        c.stls(self.host.context())
+        c.stls(self.host.tls_context())
         self.assertOk(c.cmd(f"USER {user}"))
         self.assertErr(c.cmd("STAT"), what="STAT between USER and PASS")
         self.assertErr(c.cmd("RETR 1"), what="RETR between USER and PASS")
@@ -80,7 +81,7 @@ class StateTest(Pop3TestCase):
     def test_pass_without_user(self):
         user, pw = self.new_user()
         c = self.pop3()
-        c.stls(self.host.context())
+        c.stls(self.host.tls_context())
         self.assertErr(c.cmd(f"PASS {pw}"), what="PASS without USER")
         self.assertErr(c.cmd("STAT"), what="STAT after a PASS without USER")
 
@@ -98,7 +99,7 @@ class StateTest(Pop3TestCase):
         c = self.pop3()
         for line in ("XYZZY", "HELO there", "APOPX", "RETRX 1", "EHLO x", "STATS"):
             self.assertErr(c.cmd(line), what=line)
-        c.stls(self.host.context())
+        c.stls(self.host.tls_context())
         c.login(user, pw)
         for line in ("XYZZY", "RETRX 1", "STATS", "LISTALL"):
             self.assertErr(c.cmd(line), what=line)
@@ -113,7 +114,7 @@ class StateTest(Pop3TestCase):
     def test_keywords_are_case_insensitive(self):
         user, pw, datas = self.mailbox_with(2)
         c = self.pop3()
-        c.stls(self.host.context())
+        c.stls(self.host.tls_context())
         self.assertOk(c.cmd(f"user {user}"))
         self.assertOk(c.cmd(f"pAsS {pw}"))
         r = c.cmd("stat")
@@ -128,7 +129,7 @@ class StateTest(Pop3TestCase):
         self.assertOk(c.cmd("rset"))
         self.assertOk(c.cmd("quit"))
         self.assertClosed(c)
-        self.assertEqual(len(self.host.stored(user)), 2)
+        self.assertEqual(len(self.host.messages(user)), 2)
 
 
 class TransactionTest(Pop3TestCase):
@@ -137,7 +138,7 @@ class TransactionTest(Pop3TestCase):
 
     def test_stat_list_uidl_formats(self):
         user, pw, datas = self.mailbox_with(3)
-        stored = self.host.stored(user)
+        stored = self.host.messages(user)
         c = self.session(user, pw)
         r = c.cmd("STAT")
         self.assertOk(r)
@@ -171,7 +172,7 @@ class TransactionTest(Pop3TestCase):
 
     def test_retr_is_the_stored_message(self):
         user, pw, datas = self.mailbox_with(2)
-        stored = self.host.stored(user)
+        stored = self.host.messages(user)
         c = self.session(user, pw)
         for n in (1, 2):
             data = c.retr(n)
@@ -183,9 +184,9 @@ class TransactionTest(Pop3TestCase):
 
     def test_retr_dot_stuffing_and_crlf(self):
         user, pw = self.new_user()
-        sent = message("tricky", body=TRICKY_BODY)
+        sent = pop3_message("tricky", body=TRICKY_BODY)
         self.host.deliver(user, sent)
-        stored = self.host.stored(user)[0]
+        stored = self.host.messages(user)[0]
         c = self.session(user, pw)
         r = c.cmd("RETR 1")
         self.assertOk(r)
@@ -214,11 +215,11 @@ class TransactionTest(Pop3TestCase):
         self.assertEqual(list(c.uidl()), [2], "UIDL shows a deleted message")
         self.assertTrue(c.retr(2))
         c.quit()
-        self.assertEqual(len(self.host.stored(user)), 1)
+        self.assertEqual(len(self.host.messages(user)), 1)
 
     def test_stat_after_dele(self):
         user, pw, _ = self.mailbox_with(3)
-        stored = self.host.stored(user)
+        stored = self.host.messages(user)
         c = self.session(user, pw)
         self.assertOk(c.cmd("DELE 2"))
         self.assertEqual(c.stat(), (2, len(stored[0]) + len(stored[2])),
@@ -239,19 +240,19 @@ class TransactionTest(Pop3TestCase):
         self.assertEqual(c.stat(), before)
         self.assertTrue(c.retr(1))
         c.quit()
-        self.assertEqual(len(self.host.stored(user)), 3, "RSET did not unmark")
+        self.assertEqual(len(self.host.messages(user)), 3, "RSET did not unmark")
 
     def test_quit_applies_deletions(self):
         user, pw, datas = self.mailbox_with(4)
-        stored = self.host.stored(user)
+        stored = self.host.messages(user)
         c = self.session(user, pw)
         self.assertOk(c.cmd("DELE 1"))
         self.assertOk(c.cmd("DELE 3"))
         r = c.cmd("QUIT")
         self.assertOk(r, "QUIT")
         self.assertClosed(c)
-        self.assertEqual(self.host.stored(user), [stored[1], stored[3]])
-        stat = self.host.mailbox_stat(user)
+        self.assertEqual(self.host.messages(user), [stored[1], stored[3]])
+        stat = self.host.stat(user)
         self.assertEqual(stat["messages"], 2)
         self.assertEqual(stat["bytes"], len(stored[1]) + len(stored[3]))
         self.assertConsistent()
@@ -269,9 +270,9 @@ class TransactionTest(Pop3TestCase):
     def test_top(self):
         user, pw = self.new_user()
         body = "".join(f"body line {i}\r\n" for i in range(1, 6)) + ".dotted\r\n"
-        sent = message("top test", body=body)
+        sent = pop3_message("top test", body=body)
         self.host.deliver(user, sent)
-        stored = self.host.stored(user)[0]
+        stored = self.host.messages(user)[0]
         head, sep, rest = stored.partition(b"\r\n\r\n")
         self.assertTrue(sep)
         head += b"\r\n\r\n"
@@ -286,13 +287,13 @@ class TransactionTest(Pop3TestCase):
             self.assertEqual(raw, unstuffed_equal_raw(want), f"TOP 1 {k} on the wire")
         self.assertOk(c.cmd("NOOP"))
         c.quit()
-        self.assertEqual(len(self.host.stored(user)), 1, "TOP deleted the message")
+        self.assertEqual(len(self.host.messages(user)), 1, "TOP deleted the message")
 
     def test_top_of_message_without_body(self):
         user, pw = self.new_user()
         sent = b"Subject: no body\r\nFrom: <a@remote.test>\r\n\r\n"
         self.host.deliver(user, sent)
-        stored = self.host.stored(user)[0]
+        stored = self.host.messages(user)[0]
         c = self.session(user, pw)
         r, lines = c.cmd_multi("TOP 1 3")
         self.assertOk(r)
@@ -301,9 +302,9 @@ class TransactionTest(Pop3TestCase):
 
     def test_pipelined_commands(self):
         user, pw, datas = self.mailbox_with(2)
-        stored = self.host.stored(user)
+        stored = self.host.messages(user)
         c = self.pop3()
-        c.stls(self.host.context())
+        c.stls(self.host.tls_context())
         c.send(f"USER {user}\r\nPASS {pw}\r\nSTAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nTOP 2 0\r\n"
                "DELE 1\r\nLIST 1\r\nNOOP\r\nRSET\r\nSTAT\r\nQUIT\r\n")
         self.assertOk(c.response(), "USER")
@@ -328,7 +329,7 @@ class TransactionTest(Pop3TestCase):
         self.assertTrue(r.text.startswith("2 "))
         self.assertOk(c.response(), "QUIT")
         self.assertClosed(c)
-        self.assertEqual(len(self.host.stored(user)), 2)
+        self.assertEqual(len(self.host.messages(user)), 2)
 
     def test_message_numbers_after_delete_in_earlier_session(self):
         """Numbers are 1..n of the new snapshot; UIDLs follow the messages."""

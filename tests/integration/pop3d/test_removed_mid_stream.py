@@ -14,7 +14,8 @@ import socket
 import time
 import unittest
 
-from pop3_harness import ConnectionClosed, Pop3TestCase
+from aviary_test.pop3_case import Pop3TestCase
+from aviary_test.smtp import ConnectionClosed
 
 SIZE = 16 * 1024 * 1024
 

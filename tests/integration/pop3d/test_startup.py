@@ -15,7 +15,10 @@ import subprocess
 import time
 import unittest
 
-from pop3_harness import Mailhost, Pop3Client, free_port, program
+from aviary_test.pop3 import Pop3Client
+from aviary_test.pop3_case import mailhost
+from aviary_test.ports import free_port
+from aviary_test.programs import program
 
 
 def start_failure(host, timeout=20):
@@ -31,7 +34,7 @@ def start_failure(host, timeout=20):
 class StartupTest(unittest.TestCase):
 
     def host(self, **kw):
-        h = Mailhost(name="pop3d-startup", **kw)
+        h = mailhost("pop3d-startup", **kw)
         self.addCleanup(h.cleanup)
         h.add_domain("example.test")
         return h
@@ -101,7 +104,7 @@ class StartupTest(unittest.TestCase):
         self.edit(h, f'listen = ["127.0.0.1:{h.pop3_port}"]',
                   f'listen = ["127.0.0.1:{h.pop3_port}", "[::1]:{port6}"]')
         h.add_user("alice@example.test", "pw-alice")
-        h.start()
+        h.start(pop3d=True)
         with Pop3Client(port6, host="::1") as c:
             self.assertTrue(c.greeting.ok)
             c.login("alice@example.test", "pw-alice")
@@ -119,7 +122,7 @@ class StartupTest(unittest.TestCase):
 class Pop3dConfigChecksTest(unittest.TestCase):
 
     def host(self, **kw):
-        h = Mailhost(name="pop3d-checks", **kw)
+        h = mailhost("pop3d-checks", **kw)
         self.addCleanup(h.cleanup)
         h.add_domain("example.test")  # aviaryctl works with this file
         return h

@@ -11,7 +11,8 @@ import ssl
 import time
 import unittest
 
-from pop3_harness import HOSTNAME, Pop3TestCase
+from aviary_test.certificates import HOSTNAME
+from aviary_test.pop3_case import Pop3TestCase
 
 
 class TlsTest(Pop3TestCase):
@@ -20,7 +21,7 @@ class TlsTest(Pop3TestCase):
         c = self.pop3()
         r = c.cmd("STLS")
         self.assertOk(r, "STLS")
-        c.handshake(self.host.context())
+        c.handshake(self.host.tls_context())
         self.assertIn(c.sock.version(), ("TLSv1.2", "TLSv1.3"))
         self.assertIn(("DNS", HOSTNAME), c.sock.getpeercert().get("subjectAltName", ()))
         user, pw = self.new_user()
@@ -52,7 +53,7 @@ class TlsTest(Pop3TestCase):
             extra = b""
         c.sock.settimeout(c.timeout)
         self.assertEqual(extra + c.pending(), b"", "plaintext answers to commands pipelined after STLS")
-        c.handshake(self.host.context())
+        c.handshake(self.host.tls_context())
         # the first answer inside TLS must be the one to this CAPA
         r = c.cmd("CAPA")
         self.assertOk(r, "CAPA inside TLS")
@@ -77,7 +78,7 @@ class TlsTest(Pop3TestCase):
         # others are not affected
         d = self.pop3()
         self.assertTrue(d.greeting.ok)
-        d.stls(self.host.context())
+        d.stls(self.host.tls_context())
         self.assertOk(d.cmd("CAPA"))
 
     def test_plaintext_on_pop3s_port(self):
@@ -120,7 +121,7 @@ class StlsForgetsTest(Pop3TestCase):
         user, pw, _ = self.mailbox_with(1)
         c = self.pop3()
         self.assertOk(c.cmd(f"USER {user}"), "USER in the clear (allowed here)")
-        c.stls(self.host.context())
+        c.stls(self.host.tls_context())
         r = c.cmd(f"PASS {pw}")
         self.assertErr(r, what="PASS inside TLS for a USER given before STLS: logged in as that user")
         self.assertErr(c.cmd("STAT"), what="STAT: not logged in")

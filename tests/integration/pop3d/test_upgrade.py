@@ -14,7 +14,8 @@ import struct
 import time
 import unittest
 
-from pop3_harness import Mailhost, Pop3Client
+from aviary_test.pop3 import Pop3Client
+from aviary_test.pop3_case import mailhost
 
 PREFIX = b"Return-Path: <bob@remote.test>\r\nDelivered-To: alice@example.test\r\n"
 BODY = b"Subject: from wave 1\r\n\r\nStill here after the upgrade.\r\n.leading dot\r\n"
@@ -92,7 +93,7 @@ def schema_version(store_path):
 class Wave1StoreUpgrade(unittest.TestCase):
 
     def setUp(self):
-        self.h = Mailhost(name="upgrade", tls=False, pop3s=False, pop3d={"allow_plaintext_auth": True})
+        self.h = mailhost("upgrade", tls=False, pop3s=False, pop3d={"allow_plaintext_auth": True})
         self.addCleanup(self.h.cleanup)
         self.h.add_domain("example.test")
         self.user, self.password = self.h.add_user("alice@example.test")
@@ -101,7 +102,7 @@ class Wave1StoreUpgrade(unittest.TestCase):
 
     def test_the_daemons_migrate_it_and_serve_its_mail(self):
         h = self.h
-        h.start()
+        h.start(pop3d=True)
         logs = h.smtpd.log() + h.pop3d.log()
         line = f"storage: migrated the store at {h.store_path} from schema version 1 to 2"
         self.assertEqual(logs.count(line), 1, f"one process migrates, once:\n{h.logs()}")
@@ -126,7 +127,7 @@ class Wave1StoreUpgrade(unittest.TestCase):
 
         # Mail still arrives and is served after the upgrade.
         h.deliver(self.user, b"Subject: after\r\n\r\nnew mail\r\n")
-        self.assertEqual(len(h.stored(self.user)), 2)
+        self.assertEqual(len(h.messages(self.user)), 2)
 
     def test_a_newer_store_is_refused_clearly(self):
         import lmdb

@@ -8,8 +8,8 @@ directory is used) and let users log in (which creates a lock file). A
 user or group that does not exist stops a daemon before it serves, with
 one line on stderr naming it; without `user`, a daemon run as root warns.
 
-Needs root (CI runs as root); skipped otherwise. Uses the setup of
-../pop3d/pop3_harness.py.
+Needs root (CI runs as root); skipped otherwise. Uses the pop3d suite's
+setup (aviary_test.pop3_case.mailhost).
 """
 
 import grp
@@ -18,15 +18,12 @@ import pwd
 import signal
 import stat
 import subprocess
-import sys
 import time
 import unittest
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "pop3d"))
-
-from pop3_harness import Mailhost, message, program  # noqa: E402
+from aviary_test.pop3_case import mailhost, pop3_message
+from aviary_test.programs import program
 
 IS_ROOT = os.geteuid() == 0
 NEEDS_ROOT = "switching users needs root (CI runs the suite as root)"
@@ -51,17 +48,6 @@ def status_ids(pid):
     return out
 
 
-class AccountHost(Mailhost):
-    """A Mailhost whose config starts with top-level `user`/`group` lines."""
-
-    def __init__(self, account_lines, **kw):
-        self.account_lines = account_lines
-        super().__init__(**kw)
-
-    def config_text(self, **ports):
-        return "\n".join(self.account_lines) + "\n" + super().config_text(**ports)
-
-
 @unittest.skipUnless(IS_ROOT, NEEDS_ROOT)
 class DroppedToNobody(unittest.TestCase):
     """Both daemons with user = "nobody" on a store that nobody owns."""
@@ -71,7 +57,7 @@ class DroppedToNobody(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.user, cls.uid, cls.group, cls.gid = unprivileged()
-        cls.host = AccountHost([f'user = "{cls.user}"'], name="privileges", pop3d={"allow_plaintext_auth": True})
+        cls.host = mailhost("privileges", top={"user": cls.user}, pop3d={"allow_plaintext_auth": True})
         h = cls.host
         try:
             h.add_domain("example.test")
@@ -84,7 +70,7 @@ class DroppedToNobody(unittest.TestCase):
             locks = h.store_path / "locks"
             locks.mkdir(mode=0o700)
             os.close(os.open(locks / "999.lock", os.O_CREAT | os.O_WRONLY, 0o600))
-            h.start()
+            h.start(pop3d=True)
         except BaseException:
             print(h.logs())
             h.cleanup()
@@ -134,8 +120,8 @@ class DroppedToNobody(unittest.TestCase):
         h = self.host
         # Over the 256KiB kept in memory: the body goes through the spill
         # directory, created as root and written as nobody.
-        big = message("big after the drop", body=("y" * 998 + "\r\n") * 400)
-        small = message("small after the drop")
+        big = pop3_message("big after the drop", body=("y" * 998 + "\r\n") * 400)
+        small = pop3_message("small after the drop")
         h.deliver("alice@example.test", big)
         h.deliver("alice@example.test", small)
         with h.pop3(source="127.0.1.1") as c:
@@ -208,23 +194,23 @@ def run_daemon(name, config):
 class UnknownAccounts(unittest.TestCase):
     """A user or group that does not exist: exit non-zero, one line naming it."""
 
-    def check_refused(self, account_lines, key, name):
-        host = AccountHost(account_lines, name="unknown")
+    def check_refused(self, accounts, key, name):
+        host = mailhost("unknown", top=accounts)
         self.addCleanup(host.cleanup)
         for daemon in ("aviary-smtpd", "aviary-pop3d"):
             rc, lines = run_daemon(daemon, host.config)
-            self.assertNotEqual(rc, 0, f"{daemon} started with {account_lines}")
+            self.assertNotEqual(rc, 0, f"{daemon} started with {accounts}")
             self.assertEqual(len(lines), 1, f"{daemon}: expected one line on stderr, got {lines}")
             self.assertEqual(lines[0], f'{daemon}: {host.config}: {key}: no such {key} "{name}"')
         # Refused before anything was opened: not even the store.
         self.assertFalse(host.store_path.exists(), "the store was created before the check")
 
     def test_unknown_user(self):
-        self.check_refused(['user = "aviary-test-no-such-user"'], "user", "aviary-test-no-such-user")
+        self.check_refused({"user": "aviary-test-no-such-user"}, "user", "aviary-test-no-such-user")
 
     def test_unknown_group(self):
         user = unprivileged()[0]
-        self.check_refused([f'user = "{user}"', 'group = "aviary-test-no-such-group"'], "group",
+        self.check_refused({"user": user, "group": "aviary-test-no-such-group"}, "group",
                            "aviary-test-no-such-group")
 
 
@@ -233,10 +219,10 @@ class RootWithoutUser(unittest.TestCase):
     """Without `user` a daemon runs as started; as root it says so."""
 
     def test_warns_when_running_as_root(self):
-        host = Mailhost(name="asroot", pop3s=False, metrics=False)
+        host = mailhost("asroot", pop3s=False, metrics=False)
         self.addCleanup(host.cleanup)
         host.add_domain("example.test")
-        host.start()
+        host.start(pop3d=True)
         for proc in (host.smtpd, host.pop3d):
             warning = [line for line in proc.log().splitlines() if "running as root" in line]
             self.assertEqual(len(warning), 1, f"{proc.name}:\n{proc.log_tail()}")

@@ -15,7 +15,8 @@ delivered simply leaves the queue.
 import time
 import unittest
 
-from relay_harness import RelayTestCase, make_message
+from aviary_test.messages import make_message
+from aviary_test.relay_case import RelayTestCase
 
 
 class BounceTest(RelayTestCase):

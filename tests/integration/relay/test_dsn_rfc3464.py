@@ -18,7 +18,8 @@ import re
 import time
 import unittest
 
-from relay_harness import WAIT, RelayTestCase, make_message, split_trace
+from aviary_test.messages import make_message, split_trace
+from aviary_test.relay_case import RelayTestCase, WAIT
 
 LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(?:\.{LABEL})*$")

@@ -19,7 +19,9 @@ import threading
 import time
 import unittest
 
-from relay_harness import RelayTestCase, free_port, make_message, split_trace
+from aviary_test.messages import make_message, split_trace
+from aviary_test.ports import free_port
+from aviary_test.relay_case import RelayTestCase
 
 EVIL_CRLF = b"mx\r\nX-Injected: yes"   # one label, then .b.test
 EVIL_8BIT = b"m\xc3\xa9x"               # one label, then .b.test

@@ -14,7 +14,9 @@ recipient stays queued (deferred), it is not counted as delivered.
 import time
 import unittest
 
-from relay_harness import WAIT, LoopbackServer, RelayTestCase, make_message
+from aviary_test.messages import make_message
+from aviary_test.peers import LoopbackServer
+from aviary_test.relay_case import RelayTestCase, WAIT
 
 DEADLINE = 3  # seconds, relay.transaction_deadline in these tests
 

@@ -17,7 +17,8 @@ import re
 import time
 import unittest
 
-from relay_harness import WAIT, RelayTestCase, make_message
+from aviary_test.messages import make_message
+from aviary_test.relay_case import RelayTestCase, WAIT
 
 
 def pending(entry):
@@ -255,7 +256,7 @@ class QueueTest(RelayTestCase):
         def counted():
             self.assertAlive(a)
             try:
-                text = a.metrics()
+                text = a.metrics_text()
             except OSError as e:
                 errors.append(repr(e))
                 return None
@@ -265,7 +266,7 @@ class QueueTest(RelayTestCase):
                              + (f" (metrics errors: {errors[-3:]})" if errors else ""))
         self.assertEqual(len(a.queue()), 1, "the deferred message is the only one queued")
         # The gauge may lag the queue by a poll or two, not more.
-        text = self.wait_for(lambda: (lambda t: value(t, "aviary_queue_messages") == 1 and t)(a.metrics()),
+        text = self.wait_for(lambda: (lambda t: value(t, "aviary_queue_messages") == 1 and t)(a.metrics_text()),
                              "aviary_queue_messages to show the one queued message", timeout=5)
         self.assertGreater(value(text, "aviary_queue_oldest_age_seconds"), 0)
         self.assertGreaterEqual(value(text, "aviary_delivery_duration_seconds_count"), 2)

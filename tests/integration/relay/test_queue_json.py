@@ -11,7 +11,10 @@ import json
 import subprocess
 import unittest
 
-from relay_harness import LoopbackServer, RelayTestCase, make_message, program
+from aviary_test.messages import make_message
+from aviary_test.peers import LoopbackServer
+from aviary_test.programs import program
+from aviary_test.relay_case import RelayTestCase
 
 # 0xE9 alone (Latin-1 é), 0x80 (a lone continuation), 0xE2 0x82 (a truncated €).
 BAD_TEXT = b"4.7.1 caf\xe9 \x80 \xe2\x82 gr\xc3\xbc\xc3\x9fe greylisted"

@@ -15,7 +15,8 @@ import re
 import time
 import unittest
 
-from relay_harness import RelayTestCase, make_message, split_trace
+from aviary_test.messages import make_message, split_trace
+from aviary_test.relay_case import RelayTestCase
 
 
 class RelayTest(RelayTestCase):

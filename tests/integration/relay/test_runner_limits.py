@@ -11,9 +11,14 @@ transaction after another on each.
 import re
 import signal
 import time
+import copy
 import unittest
 
-from relay_harness import Host, Proc, RelayTestCase, free_port, make_message, program
+from aviary_test.messages import make_message
+from aviary_test.ports import free_port
+from aviary_test.processes import Proc
+from aviary_test.programs import program
+from aviary_test.relay_case import RelayTestCase
 
 RUNS_QUEUE = "this process runs the queue"
 
@@ -22,12 +27,11 @@ class RunnerLimitsTest(RelayTestCase):
 
     def second_smtpd(self, first):
         """Another aviary-smtpd on `first`'s store and address, with ports of its own."""
-        twin = Host.__new__(Host)
-        twin.__dict__.update(first.__dict__)
+        twin = copy.copy(first)
         twin.name = first.name + "-twin"
         twin.smtp_port = free_port([twin.ip])
         twin.submission_port = free_port([twin.ip])
-        twin.metrics_port = free_port([twin.ip])
+        twin.smtpd_metrics_port = free_port([twin.ip])
         twin.config = first.dir / "twin.toml"
         twin.write_config()
         twin.smtpd = Proc(f"aviary-smtpd {twin.name}", [program("aviary-smtpd"), "-c", twin.config],

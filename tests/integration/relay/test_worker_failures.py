@@ -20,7 +20,10 @@ import threading
 import time
 import unittest
 
-from relay_harness import WAIT, ConnectionClosed, LoopbackServer, RelayTestCase, make_message
+from aviary_test.messages import make_message
+from aviary_test.peers import LoopbackServer
+from aviary_test.relay_case import RelayTestCase, WAIT
+from aviary_test.smtp import ConnectionClosed
 
 CORRUPT_METRIC = "aviary_queue_corrupt_records_total"
 
@@ -178,7 +181,7 @@ class WorkerFailureTest(RelayTestCase):
         a = self.host("a", "a.test", 2, relay={"routes": {"b.test": f"{self.net.ip(4)}:{self.net.smtp_port}"}})
         a.add_user("alice@a.test")
         # Exported at 0 before anything happened.
-        self.assertEqual(metric(a.metrics(), CORRUPT_METRIC), 0.0, f"{CORRUPT_METRIC} not exported at 0")
+        self.assertEqual(metric(a.metrics_text(), CORRUPT_METRIC), 0.0, f"{CORRUPT_METRIC} not exported at 0")
 
         # Queue id 0 (never handed out: ids start at 1) with a version byte
         # nobody wrote, due at time 0: first in the table and in the due index.
@@ -203,7 +206,7 @@ class WorkerFailureTest(RelayTestCase):
             self.assertEqual(sum(s.encode() in d for d in data), 1, s)
 
         time.sleep(3)  # three more polls: still one log line, still one count
-        self.assertEqual(metric(a.metrics(), CORRUPT_METRIC), 1.0)
+        self.assertEqual(metric(a.metrics_text(), CORRUPT_METRIC), 1.0)
         skipped = [l for l in a.smtpd.log().splitlines() if re.search(r"queue entry 0 cannot be read", l)]
         self.assertEqual(len(skipped), 1, "the bad record is logged once:\n" + "\n".join(skipped[:5]))
         # The listing shows the readable entries (none left) instead of failing.

@@ -8,33 +8,24 @@ sessions still work. Then a broken certificate file, and a certificate that
 does not match the key: each SIGHUP logs an error and B stays in use.
 Without TLS, SIGHUP is harmless.
 
-Uses the setup of ../pop3d/pop3_harness.py.
+Uses the pop3d suite's setup (aviary_test.pop3_case.mailhost).
 """
 
 import hashlib
 import os
 import signal
 import ssl
-import sys
 import time
 import unittest
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "pop3d"))
-
-from pop3_harness import Mailhost, Pop3Client, SmtpClient, expect, make_certificate, message  # noqa: E402
+from aviary_test.certificates import any_certificate, make_certificate
+from aviary_test.pop3 import Pop3Client
+from aviary_test.pop3_case import mailhost, pop3_message
+from aviary_test.smtp import SmtpClient, expect
 
 RELOADED = "SIGHUP: reloaded the TLS certificate"
 KEPT = "SIGHUP: keeping the TLS certificate in use"
-
-
-def any_certificate():
-    """A client context that accepts A and B alike: the test compares them."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def fingerprint_of_file(path):
@@ -55,14 +46,14 @@ def replace_file(path, data):
 class ReloadCertificate(unittest.TestCase):
 
     def setUp(self):
-        self.host = Mailhost(name="reload")
+        self.host = mailhost("reload")
         self.addCleanup(self.host.cleanup)
         h = self.host
         h.add_domain("example.test")
         self.smtp_user = h.add_user("alice@example.test")
         self.pop3_user = h.add_user("bob@example.test")
         self.pop3s_user = h.add_user("carol@example.test")
-        h.start()
+        h.start(pop3d=True)
         self.cert_a = fingerprint_of_file(h.cert)
         b_dir = h.dir / "b"
         b_dir.mkdir()
@@ -147,7 +138,7 @@ class ReloadCertificate(unittest.TestCase):
         # The old sessions go on, on the certificate they started with.
         expect(smtp_tls.cmd("NOOP"), "250", what="TLS session from before the reload")
         self.assertEqual(fingerprint_of(smtp_tls.sock), self.cert_a)
-        expect(smtp_tls.transaction("sender@remote.test", [self.smtp_user[0]], message("across a reload")), "250")
+        expect(smtp_tls.transaction("sender@remote.test", [self.smtp_user[0]], pop3_message("across a reload")), "250")
         self.assertTrue(pop3_tls.cmd("NOOP").ok, "STLS session from before the reload")
         self.assertTrue(pop3s.cmd("NOOP").ok, "POP3S session from before the reload")
         # A session opened before the reload that starts TLS now gets B.
@@ -187,11 +178,11 @@ class ReloadWithoutTls(unittest.TestCase):
 
     def test_sighup_without_tls_is_harmless(self):
         # Without TLS, aviary-pop3d serves only with plaintext logins allowed.
-        h = Mailhost(name="reload-notls", tls=False, pop3s=False, metrics=False,
+        h = mailhost("reload-notls", tls=False, pop3s=False, metrics=False,
                      pop3d={"allow_plaintext_auth": True})
         self.addCleanup(h.cleanup)
         h.add_domain("example.test")
-        h.start()
+        h.start(pop3d=True)
         for proc in (h.smtpd, h.pop3d):
             proc.signal(signal.SIGHUP)
         deadline = time.monotonic() + 15

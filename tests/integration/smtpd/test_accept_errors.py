@@ -13,7 +13,9 @@ import time
 import unittest
 from pathlib import Path
 
-from harness import ConnectionClosed, Daemon, SmtpClient, expect, sanitized_build
+from aviary_test.programs import sanitized_build
+from aviary_test.smtp import ConnectionClosed, SmtpClient, expect
+from aviary_test.smtpd_case import smtpd_daemon
 
 # Descriptors the daemon may open beyond those it holds once it is ready.
 HEADROOM = 6
@@ -23,25 +25,9 @@ def open_fds(pid):
     return len(list(Path(f"/proc/{pid}/fd").iterdir()))
 
 
-class LimitedDaemon(Daemon):
-    """The daemon with RLIMIT_NOFILE = nofile (soft and hard)."""
-
-    nofile = None
-
-    def start(self, wait=True):
-        import subprocess
-        from harness import program
-        limit = self.nofile
-
-        def lower_limit():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([program("aviary-smtpd"), "-c", str(self.config)],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         preexec_fn=lower_limit)
-        if wait:
-            self.wait_ready()
+def descriptor_limit(nofile):
+    """In the child before exec: RLIMIT_NOFILE = nofile (soft and hard)."""
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
 
 @unittest.skipIf(sanitized_build(), "the ASan runtime needs descriptors of its own, which a starved daemon lacks")
@@ -50,17 +36,17 @@ class AcceptErrorTest(unittest.TestCase):
     def setUp(self):
         # A first run without a limit says how many descriptors a ready
         # daemon holds; the limited run gets only a few more than that.
-        probe = Daemon(tls=False, name="accept-probe")
+        probe = smtpd_daemon("accept-probe", tls=False)
         self.addCleanup(probe.cleanup)
         probe.add_domain("example.test")
         probe.start()
         time.sleep(0.3)
-        baseline = open_fds(probe.proc.pid)
+        baseline = open_fds(probe.smtpd.proc.pid)
         probe.stop()
 
-        self.daemon = LimitedDaemon(tls=False, name="accept")
+        self.nofile = baseline + HEADROOM
+        self.daemon = smtpd_daemon("accept", tls=False, prepare=descriptor_limit(self.nofile))
         self.addCleanup(self.daemon.cleanup)
-        self.daemon.nofile = baseline + HEADROOM
         self.daemon.add_domain("example.test")
         self.daemon.start()
         self.clients = []
@@ -76,7 +62,7 @@ class AcceptErrorTest(unittest.TestCase):
         failed); returns (greeted clients, the waiting socket)."""
         greeted = []
         for i in range(HEADROOM * 4):
-            c = SmtpClient(self.daemon.port, timeout=10, greeting=False)
+            c = SmtpClient(self.daemon.smtp_port, timeout=10, greeting=False)
             self.clients.append(c)
             try:
                 r = c.reply(timeout=1.0)
@@ -84,16 +70,16 @@ class AcceptErrorTest(unittest.TestCase):
                 return greeted, c
             expect(r, "220", what=f"greeting of client {i}")
             greeted.append(c)
-        self.fail(f"{len(greeted)} clients greeted with RLIMIT_NOFILE={self.daemon.nofile}: "
-                  f"the limit was never reached\n{self.daemon.log_tail()}")
+        self.fail(f"{len(greeted)} clients greeted with RLIMIT_NOFILE={self.nofile}: "
+                  f"the limit was never reached\n{self.daemon.smtpd.log_tail()}")
 
     def test_listener_resumes_after_emfile(self):
         greeted, waiting = self.connect_until_refused()
         self.assertGreater(len(greeted), 0, "not even one client was greeted")
         deadline = time.monotonic() + 5
-        while "Too many open files" not in self.daemon.log() and time.monotonic() < deadline:
+        while "Too many open files" not in self.daemon.smtpd.log() and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.assertIn("Too many open files", self.daemon.log(), "accept() never failed with EMFILE")
+        self.assertIn("Too many open files", self.daemon.smtpd.log(), "accept() never failed with EMFILE")
 
         # The greeted sessions end: their descriptors are free again.
         for c in greeted:
@@ -109,7 +95,7 @@ class AcceptErrorTest(unittest.TestCase):
         try:
             r = waiting.reply(timeout=5)
         except socket.timeout:
-            self.fail(f"the waiting client was never accepted: the listener stopped\n{self.daemon.log_tail()}")
+            self.fail(f"the waiting client was never accepted: the listener stopped\n{self.daemon.smtpd.log_tail()}")
         expect(r, "220", what="greeting of the client that waited in the backlog")
         expect(waiting.cmd("NOOP"), "250")
         waiting.cmd("QUIT")
@@ -117,18 +103,18 @@ class AcceptErrorTest(unittest.TestCase):
 
         # ...and so are new clients, for the whole session.
         for i in range(3):
-            with SmtpClient(self.daemon.port, timeout=5) as c:
+            with SmtpClient(self.daemon.smtp_port, timeout=5) as c:
                 expect(c.greeting, "220", what=f"new client {i} after the descriptors were freed")
                 expect(c.cmd("EHLO client.example.net"), "250")
                 expect(c.cmd("QUIT"), "221")
-        self.assertTrue(self.daemon.alive(), self.daemon.log_tail())
-        self.assertNotIn("stopped:", self.daemon.log())
+        self.assertTrue(self.daemon.smtpd.alive(), self.daemon.smtpd.log_tail())
+        self.assertNotIn("stopped:", self.daemon.smtpd.log())
 
     def test_no_busy_loop_while_out_of_descriptors(self):
         """While accept() keeps failing the daemon backs off: it does not burn
         a core retrying, and it logs the episode once, not per retry."""
         greeted, _waiting = self.connect_until_refused()
-        stat = Path(f"/proc/{self.daemon.proc.pid}/stat")
+        stat = Path(f"/proc/{self.daemon.smtpd.proc.pid}/stat")
 
         def cpu_ticks():
             fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -138,8 +124,8 @@ class AcceptErrorTest(unittest.TestCase):
         time.sleep(2.0)
         used = (cpu_ticks() - before) / 100.0  # USER_HZ ticks to seconds (Linux: 100)
         self.assertLess(used, 0.5, f"{used:.2f}s of CPU in 2s while out of descriptors: a busy loop")
-        self.assertLessEqual(self.daemon.log().count("Too many open files"), 1, self.daemon.log_tail())
-        self.assertTrue(self.daemon.alive())
+        self.assertLessEqual(self.daemon.smtpd.log().count("Too many open files"), 1, self.daemon.smtpd.log_tail())
+        self.assertTrue(self.daemon.smtpd.alive())
 
 
 if __name__ == "__main__":

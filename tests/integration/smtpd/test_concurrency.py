@@ -11,7 +11,9 @@ import threading
 import time
 import unittest
 
-from harness import DaemonTestCase, SmtpClient, expect, message, split_trace
+from aviary_test.messages import message, split_trace
+from aviary_test.smtp import SmtpClient, expect
+from aviary_test.smtpd_case import SmtpdTestCase
 
 SESSIONS = 200
 MESSAGES = 20
@@ -30,13 +32,13 @@ MAILBOXES = ("alice@example.test", "bob@example.test", "carol@example.org")
 MARKER = re.compile(rb"^Subject: (conc-\d+-\d+)\r$", re.M)
 
 
-class ConcurrencyTest(DaemonTestCase):
+class ConcurrencyTest(SmtpdTestCase):
     smtpd_options = {"max_connections": 300, "max_connections_per_ip": 250, "io_threads": 2}
 
     def session(self, n, accepted, failures, stop):
         rcpts = list(ROUTES)
         try:
-            c = SmtpClient(self.daemon.port, timeout=120)
+            c = SmtpClient(self.daemon.smtp_port, timeout=120)
             try:
                 expect(c.greeting, "220")
                 expect(c.ehlo(f"load{n}.example.net"), "250")
@@ -107,7 +109,7 @@ class ConcurrencyTest(DaemonTestCase):
         for mailbox in MAILBOXES:
             stat = self.daemon.stat(mailbox)
             self.assertEqual(stat["messages"], len(self.daemon.messages(mailbox)), mailbox)
-        self.assertTrue(self.daemon.alive(), f"aviary-smtpd died (exit {self.daemon.proc.returncode})")
+        self.assertTrue(self.daemon.smtpd.alive(), f"aviary-smtpd died (exit {self.daemon.smtpd.proc.returncode})")
         self.assertEqual(failures, [], f"{len(failures)} failures, e.g. {failures[:5]}")
         self.assertEqual(len(accepted), SESSIONS * MESSAGES)
 

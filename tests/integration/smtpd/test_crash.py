@@ -15,8 +15,10 @@ import threading
 import time
 import unittest
 
-from harness import (ConnectionClosed, Daemon, SmtpClient, expect, message, program, sanitized_build,
-                     split_trace, standard_population)
+from aviary_test.programs import sanitized_build
+from aviary_test.messages import message, split_trace
+from aviary_test.smtp import ConnectionClosed, SmtpClient, expect
+from aviary_test.smtpd_case import smtpd_daemon, standard_population
 
 SHUTDOWN_TIMEOUT = 5  # the fixture's smtpd.shutdown_timeout, seconds
 
@@ -24,7 +26,7 @@ SHUTDOWN_TIMEOUT = 5  # the fixture's smtpd.shutdown_timeout, seconds
 class CrashTest(unittest.TestCase):
 
     def setUp(self):
-        self.daemon = Daemon(smtpd={"shutdown_timeout": f"{SHUTDOWN_TIMEOUT}s"}, name="crash")
+        self.daemon = smtpd_daemon("crash", smtpd={"shutdown_timeout": f"{SHUTDOWN_TIMEOUT}s"})
         self.addCleanup(self.daemon.cleanup)
         standard_population(self.daemon)
         self.daemon.start()
@@ -48,7 +50,7 @@ class CrashTest(unittest.TestCase):
             expect(c.cmd("DATA"), "354")
             c.send(body + b".\r\n")
             expect(c.reply(), "250", "2.0.0")
-            self.daemon.kill()  # at once, no chance to flush anything later
+            self.daemon.smtpd.kill()  # at once, no chance to flush anything later
             bodies.append(body)
             self.restart()
             for mailbox in ("alice@example.test", "bob@example.test"):
@@ -60,7 +62,7 @@ class CrashTest(unittest.TestCase):
         expect(c.ehlo(), "250")
         body = message("durable bdat", body=b"\x00binary\xff\r\n")
         expect(c.bdat("sender@remote.test", ["carol@example.org"], [body], "8BITMIME"), "250")
-        self.daemon.kill()
+        self.daemon.smtpd.kill()
         self.restart()
         self.assertEqual([split_trace(m)[1] for m in self.daemon.messages("carol@example.org")], [body])
 
@@ -71,7 +73,7 @@ class CrashTest(unittest.TestCase):
 
         def writer(n):
             try:
-                c = SmtpClient(self.daemon.port, timeout=30)
+                c = SmtpClient(self.daemon.smtp_port, timeout=30)
                 expect(c.ehlo(), "250")
                 for i in range(1000):
                     if stop.is_set():
@@ -88,11 +90,11 @@ class CrashTest(unittest.TestCase):
         for t in threads:
             t.start()
         deadline = time.monotonic() + 20
-        while len(accepted) < 50 and time.monotonic() < deadline and self.daemon.alive():
+        while len(accepted) < 50 and time.monotonic() < deadline and self.daemon.smtpd.alive():
             time.sleep(0.05)
-        self.assertTrue(self.daemon.alive(), f"aviary-smtpd died under load (exit "
-                        f"{self.daemon.proc.returncode}) before the planned kill:\n{self.daemon.log_tail()}")
-        self.daemon.kill()
+        self.assertTrue(self.daemon.smtpd.alive(), f"aviary-smtpd died under load (exit "
+                        f"{self.daemon.smtpd.proc.returncode}) before the planned kill:\n{self.daemon.smtpd.log_tail()}")
+        self.daemon.smtpd.kill()
         stop.set()
         for t in threads:
             t.join(30)
@@ -121,11 +123,11 @@ class CrashTest(unittest.TestCase):
         c.send(b"Subject: half\r\n\r\n" + b"first half of the body\r\n" * 200)
         time.sleep(0.3)
         start = time.monotonic()
-        self.daemon.signal(signal.SIGTERM)
-        rc = self.daemon.wait(SHUTDOWN_TIMEOUT + 15)
+        self.daemon.smtpd.signal(signal.SIGTERM)
+        rc = self.daemon.smtpd.wait(SHUTDOWN_TIMEOUT + 15)
         elapsed = time.monotonic() - start
         self.assertIsNotNone(rc, f"still running {SHUTDOWN_TIMEOUT + 15}s after SIGTERM")
-        self.assertEqual(rc, 0, self.daemon.log_tail())
+        self.assertEqual(rc, 0, self.daemon.smtpd.log_tail())
         try:
             r = c.reply(timeout=5)
         except (ConnectionClosed, OSError) as e:
@@ -146,11 +148,11 @@ class CrashTest(unittest.TestCase):
         body = message("finished after sigterm", body="second half\r\n" * 50)
         c.send(body[:60])
         time.sleep(0.3)
-        self.daemon.signal(signal.SIGTERM)
+        self.daemon.smtpd.signal(signal.SIGTERM)
         time.sleep(1.0)
         # No longer accepting: a new client gets no greeting.
         try:
-            late = SmtpClient(self.daemon.port, timeout=3, greeting=False)
+            late = SmtpClient(self.daemon.smtp_port, timeout=3, greeting=False)
             try:
                 r = late.reply(timeout=3)
                 self.assertNotEqual(r.code, 220, "greeted a new client after SIGTERM")
@@ -162,8 +164,8 @@ class CrashTest(unittest.TestCase):
             pass  # refused: the listener is closed
         c.send(body[60:] + b".\r\n")
         expect(c.reply(), "250", "2.0.0")
-        rc = self.daemon.wait(SHUTDOWN_TIMEOUT + 15)
-        self.assertEqual(rc, 0, self.daemon.log_tail())
+        rc = self.daemon.smtpd.wait(SHUTDOWN_TIMEOUT + 15)
+        self.assertEqual(rc, 0, self.daemon.smtpd.log_tail())
         self.restart()
         self.assertEqual([split_trace(m)[1] for m in self.daemon.messages("bob@example.test")], [body])
 
@@ -172,19 +174,19 @@ class CrashTest(unittest.TestCase):
         idle = self.client()
         expect(idle.ehlo(), "250")
         start = time.monotonic()
-        self.daemon.signal(signal.SIGTERM)
+        self.daemon.smtpd.signal(signal.SIGTERM)
         try:
             r = idle.reply(timeout=SHUTDOWN_TIMEOUT + 10)
         except (ConnectionClosed, OSError) as e:
             self.fail(f"idle session closed without 421: {e!r}")
         expect(r, "421")
-        rc = self.daemon.wait(SHUTDOWN_TIMEOUT + 15)
-        self.assertEqual(rc, 0, self.daemon.log_tail())
+        rc = self.daemon.smtpd.wait(SHUTDOWN_TIMEOUT + 15)
+        self.assertEqual(rc, 0, self.daemon.smtpd.log_tail())
         self.assertLess(time.monotonic() - start, SHUTDOWN_TIMEOUT + 10)
 
     def test_sigint_exits_zero(self):
-        self.daemon.signal(signal.SIGINT)
-        self.assertEqual(self.daemon.wait(SHUTDOWN_TIMEOUT + 15), 0, self.daemon.log_tail())
+        self.daemon.smtpd.signal(signal.SIGINT)
+        self.assertEqual(self.daemon.smtpd.wait(SHUTDOWN_TIMEOUT + 15), 0, self.daemon.smtpd.log_tail())
 
     def test_restart_keeps_serving(self):
         """After a SIGTERM and a restart the store is consistent and usable."""
@@ -214,21 +216,14 @@ env.close()
 """
 
 
-class MemcheckDaemon(Daemon):
-    """aviary-smtpd under valgrind's memcheck when it is installed (exit 99
-    on an invalid access), so that a use after free shows without a
-    sanitizer build; as is otherwise (a sanitizer build still catches it)."""
-
-    def start(self, wait=True):
-        valgrind = shutil.which("valgrind")
-        if not valgrind or sanitized_build():
-            return super().start(wait)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([valgrind, "-q", "--error-exitcode=99", program("aviary-smtpd"),
-                                          "-c", str(self.config)],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        if wait:
-            self.wait_ready(timeout=60)
+def memcheck():
+    """valgrind's memcheck as a wrapper when it is installed (exit 99 on an
+    invalid access), so that a use after free shows without a sanitizer
+    build; none otherwise (a sanitizer build still catches it)."""
+    valgrind = shutil.which("valgrind")
+    if not valgrind or sanitized_build():
+        return ()
+    return (valgrind, "-q", "--error-exitcode=99")
 
 
 class LateCommitTest(unittest.TestCase):
@@ -237,10 +232,11 @@ class LateCommitTest(unittest.TestCase):
     io_context its completion is posted to still exists."""
 
     def setUp(self):
-        self.daemon = MemcheckDaemon(smtpd={"shutdown_timeout": "1s"}, name="late-commit")
+        wrapper = memcheck()
+        self.daemon = smtpd_daemon("late-commit", smtpd={"shutdown_timeout": "1s"}, wrapper=wrapper)
         self.addCleanup(self.daemon.cleanup)
         standard_population(self.daemon)
-        self.daemon.start()
+        self.daemon.start(timeout=60 if wrapper else 30)
 
     def test_commit_finishing_after_the_io_threads_stopped(self):
         holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(self.daemon.store_path),
@@ -258,18 +254,18 @@ class LateCommitTest(unittest.TestCase):
         expect(c.cmd("DATA"), "354")
         c.send(message("late commit") + b".\r\n")  # its commit waits for the lock
         time.sleep(0.5)
-        self.daemon.signal(signal.SIGTERM)
+        self.daemon.smtpd.signal(signal.SIGTERM)
         # 1 s of grace, 10 s for goodbyes, then the I/O threads stop.
         deadline = time.monotonic() + 30
-        while ": stopped" not in self.daemon.log() and time.monotonic() < deadline:
+        while ": stopped" not in self.daemon.smtpd.log() and time.monotonic() < deadline:
             time.sleep(0.1)
-        self.assertIn(": stopped", self.daemon.log(), "the I/O threads never stopped")
+        self.assertIn(": stopped", self.daemon.smtpd.log(), "the I/O threads never stopped")
         time.sleep(0.5)  # whatever comes after run() gets going
         holder.stdin.write("release\n")
         holder.stdin.flush()
         self.assertEqual(holder.wait(timeout=10), 0)
-        rc = self.daemon.wait(20)
-        self.assertEqual(rc, 0, f"exit {rc} after the late commit:\n{self.daemon.log_tail()}")
+        rc = self.daemon.smtpd.wait(20)
+        self.assertEqual(rc, 0, f"exit {rc} after the late commit:\n{self.daemon.smtpd.log_tail()}")
         stored = [split_trace(m)[1] for m in self.daemon.messages("carol@example.org")]
         self.assertEqual(stored, [message("late commit")], "the late commit is not stored exactly once")
 

@@ -13,10 +13,12 @@ mode).
 import time
 import unittest
 
-from harness import ConnectionClosed, DaemonTestCase, SmtpClient, message
+from aviary_test.messages import message
+from aviary_test.smtp import ConnectionClosed, SmtpClient
+from aviary_test.smtpd_case import SmtpdTestCase
 
 
-class DeadlineCase(DaemonTestCase):
+class DeadlineCase(SmtpdTestCase):
 
     def assertDeadline(self, c, dribble, low, high, start=None):
         """Calls dribble() every 0.5s until the daemon answers; asserts that
@@ -139,7 +141,7 @@ class DataDeadlineTest(DeadlineCase):
         self.assertEqual(self.daemon.count("alice@example.test"), before + 1)
 
 
-class StressTimeoutTest(DaemonTestCase):
+class StressTimeoutTest(SmtpdTestCase):
     """max_connections = 5: from 4 sessions on (80%), new reads wait 2s at most."""
 
     smtpd_options = {"max_connections": 5, "stress_command_timeout": "2s", "command_timeout": "5m"}
@@ -147,7 +149,7 @@ class StressTimeoutTest(DaemonTestCase):
     def connect(self, source):
         deadline = time.monotonic() + 10
         while True:  # the readiness probe's session may still be ending
-            c = SmtpClient(self.daemon.port, source=source)
+            c = SmtpClient(self.daemon.smtp_port, source=source)
             self.addCleanup(c.close)
             if c.greeting.code == 220 or time.monotonic() > deadline:
                 self.assertReply(c.greeting, "220")

@@ -11,7 +11,8 @@ import os
 import re
 import unittest
 
-from harness import DaemonTestCase, message, split_trace
+from aviary_test.messages import message, split_trace
+from aviary_test.smtpd_case import SmtpdTestCase
 
 
 def same_address(a, b):
@@ -23,7 +24,7 @@ def same_address(a, b):
     return split(a) == split(b)
 
 
-class DeliveryTest(DaemonTestCase):
+class DeliveryTest(SmtpdTestCase):
 
     @classmethod
     def populate(cls, d):
@@ -76,8 +77,8 @@ class DeliveryTest(DaemonTestCase):
         r = self.send(["alice@example.test"], message("logged"))
         queue_id = r.text.split("queued as", 1)[1].strip().split()[0].strip("<>")
         self.assertTrue(queue_id)
-        self.wait_for(lambda: queue_id in self.daemon.log(), 5, "the queue id in the log")
-        line = next(l for l in self.daemon.log().splitlines() if queue_id in l)
+        self.wait_for(lambda: queue_id in self.daemon.smtpd.log(), "the queue id in the log", 5)
+        line = next(l for l in self.daemon.smtpd.log().splitlines() if queue_id in l)
         self.assertIn("sender@remote.test", line)
         self.assertIn("alice@example.test", line)
 
@@ -311,7 +312,7 @@ class DeliveryTest(DaemonTestCase):
         self.assertEqual(stat["bytes"], sum(len(m) for m in stored))
 
 
-class StorageFullTest(DaemonTestCase):
+class StorageFullTest(SmtpdTestCase):
     """A store that cannot take the message: 452 4.3.1, nothing lost."""
 
     map_size = "1MiB"

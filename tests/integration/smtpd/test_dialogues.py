@@ -5,96 +5,23 @@ subTest, then checks what a script cannot say well: the EHLO keyword list
 and pipelined command groups (RFC 2920).
 """
 
-import codecs
-import re
-import socket
 import unittest
+from pathlib import Path
 
-from harness import HERE, ConnectionClosed, DaemonTestCase, message
+from aviary_test.dialogue import DialoguePlayer
+from aviary_test.messages import message
+from aviary_test.smtpd_case import SmtpdTestCase
 
-DIALOGUES = HERE / "dialogues"
-ENHANCED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
-
-
-def expand(text):
-    """{c*N} -> c repeated N times."""
-    return re.sub(r"\{(.)\*(\d+)\}", lambda m: m.group(1) * int(m.group(2)), text)
+DIALOGUES = Path(__file__).resolve().parent / "dialogues"
 
 
-def parse_dialogue(path):
-    """[(kind, payload, line number)] of a dialogue file."""
-    steps = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
-        line = raw[:-1] if raw.endswith("\r") else raw
-        if not line.strip() or line.startswith("#"):
-            continue
-        kind, sep, rest = line.partition(":")
-        if not sep or kind not in ("C", "C+", "S", "M"):
-            raise ValueError(f"{path.name}:{number}: cannot parse {line!r}")
-        if rest.startswith(" "):
-            rest = rest[1:]
-        if kind == "C":
-            steps.append(("send", expand(rest).encode("utf-8") + b"\r\n", number))
-        elif kind == "C+":
-            steps.append(("send", codecs.escape_decode(expand(rest).encode("utf-8"))[0], number))
-        elif kind == "S":
-            if rest.strip() == "closed":
-                steps.append(("closed", None, number))
-                continue
-            parts = rest.split(" ", 1)
-            code, tail = parts[0], (parts[1] if len(parts) > 1 else "")
-            enhanced = None
-            first, _, after = tail.partition(" ")
-            if ENHANCED.match(first):
-                enhanced, tail = first, after
-            steps.append(("reply", (code, enhanced, tail.strip() or None), number))
-        else:  # M: address +N
-            address, delta = rest.rsplit(" ", 1)
-            steps.append(("mailbox", (address.strip(), int(delta)), number))
-    return steps
+class DialogueTest(DialoguePlayer, SmtpdTestCase):
 
+    quit_wait = 0.5
 
-class DialogueTest(DaemonTestCase):
-
-    def run_dialogue(self, path):
-        steps = parse_dialogue(path)
-        deltas = {}
-        for kind, payload, _number in steps:
-            if kind == "mailbox":
-                deltas[payload[0]] = deltas.get(payload[0], 0) + payload[1]
-        before = {address: self.daemon.count(address) for address in deltas}
-        c = self.client(greeting=False)
-        closed = False
-        last_sent = b""
-        for kind, payload, number in steps:
-            where = f"{path.name}:{number}"
-            if kind == "send":
-                self.assertFalse(closed, f"{where}: the server already closed the connection")
-                c.send(payload)
-                last_sent = payload
-            elif kind == "reply":
-                try:
-                    reply = c.reply()
-                except (ConnectionClosed, socket.timeout, OSError) as e:
-                    self.fail(f"{where}: expected a reply {payload}, got {e!r}")
-                self.assertReply(reply, *payload, what=where)
-            elif kind == "closed":
-                self.assertTrue(c.wait_closed(10), f"{where}: the server did not close the connection")
-                self.assertEqual(c.pending(), b"", f"{where}: unexpected bytes before the close")
-                closed = True
-        if not closed and last_sent.upper() == b"QUIT\r\n":
-            c.wait_closed(0.5)
-            self.assertEqual(c.pending(), b"", f"{path.name}: unexpected bytes after the script")
-        elif not closed:
-            # Nothing beyond what the script expects (e.g. replies to smuggled commands).
-            c.send("NOOP\r\n")
-            reply = c.reply()
-            self.assertReply(reply, "250", what=f"{path.name}: NOOP after the script (an extra reply?)")
-            self.assertEqual(c.pending(), b"", f"{path.name}: unexpected extra bytes")
-        c.close()
-        for address, delta in deltas.items():
-            self.assertEqual(self.daemon.count(address) - before[address], delta,
-                             f"{path.name}: messages stored for {address}")
+    def connect(self, listener):
+        # The greeting is the script's first S: line.
+        return self.client(greeting=False), []
 
     def test_dialogues(self):
         files = sorted(p for p in DIALOGUES.glob("*.txt") if p.name != "README.txt")

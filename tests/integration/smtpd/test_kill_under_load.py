@@ -11,15 +11,13 @@ counts) must agree with what it holds.
 
 import os
 import random
-import sys
 import threading
 import time
 import unittest
 
-from harness import ConnectionClosed, Daemon, SmtpClient, message, split_trace, standard_population
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pop3d"))
-from pop3_harness import StoreCheck  # noqa: E402  (the blob and usage checks)
+from aviary_test.messages import message, split_trace
+from aviary_test.smtp import ConnectionClosed, SmtpClient
+from aviary_test.smtpd_case import smtpd_daemon, standard_population
 
 ROUNDS = 20
 SENDERS = 20
@@ -29,11 +27,11 @@ RECIPIENTS = ("alice@example.test", "carol@example.org")
 class KillUnderLoadTest(unittest.TestCase):
 
     def setUp(self):
-        self.daemon = Daemon(name="kill-load", smtpd={"max_connections_per_ip": 100})
+        self.daemon = smtpd_daemon("kill-load", smtpd={"max_connections_per_ip": 100})
         self.addCleanup(self.daemon.cleanup)
         standard_population(self.daemon)
         self.daemon.start()
-        self.store = StoreCheck(self.daemon.store_path)
+        self.store = self.daemon.store
 
     def load_round(self, round_, accepted, sent, rng):
         stop = threading.Event()
@@ -41,7 +39,7 @@ class KillUnderLoadTest(unittest.TestCase):
 
         def sender(n):
             try:
-                c = SmtpClient(self.daemon.port, timeout=30)
+                c = SmtpClient(self.daemon.smtp_port, timeout=30)
                 if c.ehlo().code != 250:
                     return
                 for i in range(10000):
@@ -63,11 +61,11 @@ class KillUnderLoadTest(unittest.TestCase):
         before = len(accepted)
         deadline = time.monotonic() + 20
         # At least a few 250s in this round, then a random moment more.
-        while len(accepted) < before + 5 and time.monotonic() < deadline and self.daemon.alive():
+        while len(accepted) < before + 5 and time.monotonic() < deadline and self.daemon.smtpd.alive():
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, 0.5))
-        self.assertTrue(self.daemon.alive(), f"aviary-smtpd died before the kill:\n{self.daemon.log_tail()}")
-        self.daemon.kill()
+        self.assertTrue(self.daemon.smtpd.alive(), f"aviary-smtpd died before the kill:\n{self.daemon.smtpd.log_tail()}")
+        self.daemon.smtpd.kill()
         stop.set()
         for t in threads:
             t.join(30)

@@ -9,10 +9,12 @@ per-IP and total connection limits (421 4.7.0). Other loopback addresses
 import time
 import unittest
 
-from harness import ConnectionClosed, DaemonTestCase, SmtpClient, message
+from aviary_test.messages import message
+from aviary_test.smtp import ConnectionClosed, SmtpClient
+from aviary_test.smtpd_case import SmtpdTestCase
 
 
-class LineLimitTest(DaemonTestCase):
+class LineLimitTest(SmtpdTestCase):
 
     def test_command_of_512_octets_accepted(self):
         c = self.client()
@@ -81,7 +83,7 @@ class LineLimitTest(DaemonTestCase):
             self.assertTrue(got.endswith(body), "stored unchanged")
 
 
-class ErrorLimitTest(DaemonTestCase):
+class ErrorLimitTest(SmtpdTestCase):
     """max_errors = 10: then 421 and the connection is closed."""
 
     def test_closed_after_ten_errors(self):
@@ -133,7 +135,7 @@ class ErrorLimitTest(DaemonTestCase):
         self.assertReply(c.cmd("MAIL FROM:<sender@remote.test>"), "250")
 
 
-class TimeoutTest(DaemonTestCase):
+class TimeoutTest(SmtpdTestCase):
     smtpd_options = {"command_timeout": "2s", "data_timeout": "2s"}
 
     def assertTimesOut(self, c, low=1.5, high=10.0):
@@ -197,7 +199,7 @@ class TimeoutTest(DaemonTestCase):
         self.assertEqual(self.daemon.count("alice@example.test"), before + 1)
 
 
-class PerIpLimitTest(DaemonTestCase):
+class PerIpLimitTest(SmtpdTestCase):
     smtpd_options = {"max_connections_per_ip": 3}
 
     def test_fourth_connection_from_one_address(self):
@@ -218,7 +220,7 @@ class PerIpLimitTest(DaemonTestCase):
         held[0].close()
         deadline = time.monotonic() + 10
         while True:
-            c = SmtpClient(self.daemon.port)
+            c = SmtpClient(self.daemon.smtp_port)
             self.addCleanup(c.close)
             if c.greeting.code == 220 or time.monotonic() > deadline:
                 break
@@ -227,7 +229,7 @@ class PerIpLimitTest(DaemonTestCase):
         self.assertReply(c.greeting, "220", what="after one of three sessions ended")
 
 
-class TotalLimitTest(DaemonTestCase):
+class TotalLimitTest(SmtpdTestCase):
     smtpd_options = {"max_connections": 3}
 
     def test_connection_over_the_total(self):
@@ -235,7 +237,7 @@ class TotalLimitTest(DaemonTestCase):
         deadline = time.monotonic() + 10
         for i in range(1, 4):
             while True:  # the readiness probe's session may still be ending
-                c = SmtpClient(self.daemon.port, source=f"127.0.0.{i}")
+                c = SmtpClient(self.daemon.smtp_port, source=f"127.0.0.{i}")
                 self.addCleanup(c.close)
                 if c.greeting.code == 220 or time.monotonic() > deadline:
                     break
@@ -243,7 +245,7 @@ class TotalLimitTest(DaemonTestCase):
                 time.sleep(0.1)
             self.assertReply(c.greeting, "220")
             held.append(c)
-        over = SmtpClient(self.daemon.port, source="127.0.0.4", greeting=False)
+        over = SmtpClient(self.daemon.smtp_port, source="127.0.0.4", greeting=False)
         self.addCleanup(over.close)
         self.assertReply(over.reply(), "421", "4.7.0")
         self.assertClosed(over)

@@ -4,46 +4,20 @@ The text passes `promtool check metrics`, carries the metrics SPEC.md names
 with the right types and labels, and the counters move with traffic.
 """
 
-import re
 import shutil
 import subprocess
 import unittest
 
-from harness import DaemonTestCase, message
-
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$")
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def parse(text):
-    """({(name, frozenset(labels))): value}, {family: type})."""
-    samples, types = {}, {}
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split(None, 3)
-            types[name] = kind.strip()
-            continue
-        if not line.strip() or line.startswith("#"):
-            continue
-        m = SAMPLE.match(line)
-        if not m:
-            raise AssertionError(f"unparsable metrics line: {line!r}")
-        labels = frozenset(LABEL.findall(m.group(2) or ""))
-        samples[(m.group(1), labels)] = float(m.group(3))
-    return samples, types
-
-
-def total(samples, name, **labels):
-    """Sum of name's samples whose labels include `labels`."""
-    want = set(labels.items())
-    return sum(v for (n, l), v in samples.items() if n == name and want <= set(l))
+from aviary_test.messages import message
+from aviary_test.metrics import metric, parse
+from aviary_test.smtpd_case import SmtpdTestCase
 
 
 def series(samples, name):
     return [dict(l) for (n, l) in samples if n == name]
 
 
-class MetricsTest(DaemonTestCase):
+class MetricsTest(SmtpdTestCase):
 
     def scrape(self):
         return parse(self.daemon.metrics_text())
@@ -110,7 +84,7 @@ class MetricsTest(DaemonTestCase):
         after, _ = self.scrape()
 
         def moved(name, **labels):
-            return total(after, name, **labels) - total(before, name, **labels)
+            return metric(after, name, **labels) - metric(before, name, **labels)
 
         self.assertGreaterEqual(moved("aviary_smtpd_connections_total"), 1)
         self.assertEqual(moved("aviary_smtpd_messages_received_total"), 1)
@@ -120,13 +94,13 @@ class MetricsTest(DaemonTestCase):
         self.assertGreaterEqual(moved("aviary_smtpd_messages_rejected_total"), 1)
         self.assertGreaterEqual(moved("aviary_smtpd_message_size_bytes_count"), 1)
         self.assertGreater(moved("aviary_smtpd_message_size_bytes_sum"), 500)
-        self.assertGreater(total(after, "aviary_storage_commit_duration_seconds_count"), 0)
+        self.assertGreater(metric(after, "aviary_storage_commit_duration_seconds_count"), 0)
         self.assertGreaterEqual(moved("aviary_storage_commit_duration_seconds_count"), 1)
 
     def test_sessions_active(self):
         def active():
-            return total(self.scrape()[0], "aviary_smtpd_sessions_active")
-        self.wait_for(lambda: active() == 0, 10, "no active sessions")
+            return metric(self.scrape()[0], "aviary_smtpd_sessions_active")
+        self.wait_for(lambda: active() == 0, "no active sessions", 10)
         held = [self.client() for _ in range(3)]
         for c in held:
             self.assertReply(c.ehlo(), "250")
@@ -134,7 +108,7 @@ class MetricsTest(DaemonTestCase):
         for c in held:
             c.cmd("QUIT")
             c.close()
-        self.wait_for(lambda: active() == 0, 10, "sessions_active to drop back to 0")
+        self.wait_for(lambda: active() == 0, "sessions_active to drop back to 0", 10)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ appears on its first event is blind right after every restart.
 
 import unittest
 
-from harness import DaemonTestCase
-from test_metrics import parse
+from aviary_test.metrics import parse
+from aviary_test.smtpd_case import SmtpdTestCase
 
 KNOWN = {
     "aviary_smtpd_connections_total": ("listener", {"smtp", "submission", "submissions"}),
@@ -23,10 +23,10 @@ UNLABELLED = ("aviary_smtpd_message_size_bytes_count", "aviary_queue_messages", 
               "aviary_delivery_duration_seconds_count", "aviary_storage_commit_duration_seconds_count")
 
 
-class FirstScrapeTest(DaemonTestCase):
+class FirstScrapeTest(SmtpdTestCase):
 
     def restart(self):
-        self.assertEqual(self.daemon.stop(timeout=30), 0, self.daemon.log_tail())
+        self.assertEqual(self.daemon.stop(timeout=30), 0, self.daemon.smtpd.log_tail())
         self.daemon.start()
 
     def assert_all_series(self, samples):

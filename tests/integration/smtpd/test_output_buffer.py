@@ -12,19 +12,23 @@ must stay about where it was.
 import time
 import unittest
 
-from harness import DaemonTestCase, SmtpClient, sanitized_build, settled_rss_kib, slow_reader_socket
+from aviary_test.ports import slow_reader_socket
+from aviary_test.processes import settled_rss_kib
+from aviary_test.programs import sanitized_build
+from aviary_test.smtp import SmtpClient
+from aviary_test.smtpd_case import SmtpdTestCase
 
 SESSIONS = 50
 FLOOD = b"EHLO x\r\n" * 2048  # 16 KiB
 
 
 @unittest.skipIf(sanitized_build(), "RssAnon of an ASan build measures its shadow memory and quarantine")
-class OutputBufferTest(DaemonTestCase):
+class OutputBufferTest(SmtpdTestCase):
     smtpd_options = {"max_connections": 200, "max_connections_per_ip": 200}
 
     def slow_reader(self):
         """A connected, greeted client whose receive buffer is tiny, after one EHLO."""
-        sock = slow_reader_socket(self.daemon.port)
+        sock = slow_reader_socket(self.daemon.smtp_port)
         self.addCleanup(sock.close)
         c = SmtpClient.__new__(SmtpClient)
         c.sock, c.timeout, c.buf, c.tls = sock, 10.0, bytearray(), False
@@ -33,7 +37,7 @@ class OutputBufferTest(DaemonTestCase):
         return c
 
     def test_pipelined_flood_without_reading_stays_bounded(self):
-        pid = self.daemon.proc.pid
+        pid = self.daemon.smtpd.proc.pid
         clients = [self.slow_reader() for _ in range(SESSIONS)]
         before = settled_rss_kib(pid)
         for c in clients:

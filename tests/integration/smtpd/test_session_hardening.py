@@ -16,7 +16,9 @@ against the real daemon on loopback:
 import shutil
 import unittest
 
-from harness import ConnectionClosed, DaemonTestCase, expect, message, split_trace
+from aviary_test.messages import message, split_trace
+from aviary_test.smtp import ConnectionClosed, expect
+from aviary_test.smtpd_case import SmtpdTestCase
 
 
 def injected_chunk(size=200):
@@ -25,7 +27,7 @@ def injected_chunk(size=200):
     return head + b"p" * (size - len(head) - 2) + b"\r\n"
 
 
-class AbandonedChunksTest(DaemonTestCase):
+class AbandonedChunksTest(SmtpdTestCase):
     """Item 11: chunk state belongs to the transaction."""
 
     def start_chunk(self, c):
@@ -92,7 +94,7 @@ class AbandonedChunksTest(DaemonTestCase):
         self.assertClean(before, body)
 
 
-class JunkCommandTest(DaemonTestCase):
+class JunkCommandTest(SmtpdTestCase):
     """Item 13: smtpd.junk_command_limit, default 100."""
 
     def test_101st_junk_command_closes(self):
@@ -121,7 +123,7 @@ class JunkCommandTest(DaemonTestCase):
         self.assertEqual(self.daemon.count("bob@example.test"), before + 3)
 
 
-class ConfiguredJunkLimitTest(DaemonTestCase):
+class ConfiguredJunkLimitTest(SmtpdTestCase):
     smtpd_options = {"junk_command_limit": 3}
 
     def test_configured_limit(self):
@@ -132,7 +134,7 @@ class ConfiguredJunkLimitTest(DaemonTestCase):
         self.assertClosed(c)
 
 
-class ExcessRecipientsTest(DaemonTestCase):
+class ExcessRecipientsTest(SmtpdTestCase):
     """Item 14: max_recipients = 5, max_errors = 10; 15 excess recipients get
     452 and the session still reads DATA (RFC 5321 §4.5.3.1.10)."""
 
@@ -159,7 +161,7 @@ def with_received(n, subject):
     return fields + message(subject)
 
 
-class MaxHopsTest(DaemonTestCase):
+class MaxHopsTest(SmtpdTestCase):
     """Item 15: a message with more than 50 Received: fields is a loop."""
 
     def test_hops(self):
@@ -185,7 +187,7 @@ class MaxHopsTest(DaemonTestCase):
         self.assertReply(c.transaction("sender@remote.test", ["bob@example.test"], body), "250")
 
 
-class ConfiguredMaxHopsTest(DaemonTestCase):
+class ConfiguredMaxHopsTest(SmtpdTestCase):
     smtpd_options = {"max_hops": 5}
 
     def test_configured_limit(self):
@@ -196,7 +198,7 @@ class ConfiguredMaxHopsTest(DaemonTestCase):
                          "554", "5.4.0")
 
 
-class EhloTest(DaemonTestCase):
+class EhloTest(SmtpdTestCase):
 
     def test_binarymime_not_offered(self):
         """Item 18."""
@@ -233,7 +235,7 @@ class EhloTest(DaemonTestCase):
                 self.assertTrue(all(b < 0x80 for b in received), received)
 
 
-class SpillFailureTest(DaemonTestCase):
+class SpillFailureTest(SmtpdTestCase):
     """Item 21: bodies over 256 KiB go to a file in <store>/tmp; when that
     fails the client hears 451 4.3.0 and the session goes on."""
 

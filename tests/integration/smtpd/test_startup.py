@@ -9,7 +9,10 @@ import socket
 import subprocess
 import unittest
 
-from harness import Daemon, SmtpClient, expect, free_port, program, standard_population
+from aviary_test.ports import free_port
+from aviary_test.programs import program
+from aviary_test.smtp import SmtpClient, expect
+from aviary_test.smtpd_case import smtpd_daemon, standard_population
 
 
 def start_failure(daemon, timeout=20):
@@ -25,7 +28,7 @@ def start_failure(daemon, timeout=20):
 class StartupTest(unittest.TestCase):
 
     def daemon(self, **kw):
-        d = Daemon(name="startup", **kw)
+        d = smtpd_daemon("startup", **kw)
         self.addCleanup(d.cleanup)
         standard_population(d)
         return d
@@ -64,11 +67,11 @@ class StartupTest(unittest.TestCase):
         d = self.daemon()
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", d.port))
+            s.bind(("127.0.0.1", d.smtp_port))
             s.listen(1)
             rc, out = start_failure(d)
         self.assertNotEqual(rc, 0)
-        self.assertIn(str(d.port), out)
+        self.assertIn(str(d.smtp_port), out)
 
     def test_ipv4_and_ipv6_listeners(self):
         try:
@@ -79,27 +82,27 @@ class StartupTest(unittest.TestCase):
         d = self.daemon()
         port6 = free_port()
         d.config.write_text(d.config.read_text().replace(
-            f'listen = ["127.0.0.1:{d.port}"]', f'listen = ["127.0.0.1:{d.port}", "[::1]:{port6}"]'))
+            f'listen = ["127.0.0.1:{d.smtp_port}"]', f'listen = ["127.0.0.1:{d.smtp_port}", "[::1]:{port6}"]'))
         d.start()
         with SmtpClient(port6, host="::1") as c:
             expect(c.greeting, "220")
             expect(c.ehlo(), "250")
             expect(c.transaction("sender@remote.test", ["alice@example.test"],
                                  b"Subject: over IPv6\r\n\r\nhi\r\n"), "250")
-        with SmtpClient(d.port) as c:
+        with SmtpClient(d.smtp_port) as c:
             expect(c.greeting, "220")
         self.assertEqual(d.count("alice@example.test"), 1)
-        self.assertIn("::1", d.log(), "the session log names the IPv6 peer")
+        self.assertIn("::1", d.smtpd.log(), "the session log names the IPv6 peer")
         self.assertEqual(d.stop(), 0)
 
     def test_session_logged_with_peer(self):
         d = self.daemon()
         d.start()
-        with SmtpClient(d.port, source="127.0.0.7") as c:
+        with SmtpClient(d.smtp_port, source="127.0.0.7") as c:
             expect(c.cmd("QUIT"), "221")
             c.wait_closed(5)
         self.assertEqual(d.stop(), 0)
-        self.assertIn("127.0.0.7", d.log())
+        self.assertIn("127.0.0.7", d.smtpd.log())
 
 
 if __name__ == "__main__":

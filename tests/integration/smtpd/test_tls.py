@@ -11,10 +11,12 @@ import shutil
 import subprocess
 import unittest
 
-from harness import HOSTNAME, DaemonTestCase, message, split_trace
+from aviary_test.certificates import HOSTNAME
+from aviary_test.messages import message, split_trace
+from aviary_test.smtpd_case import SmtpdTestCase
 
 
-class TlsTest(DaemonTestCase):
+class TlsTest(SmtpdTestCase):
 
     def tls_client(self):
         """A session after EHLO, STARTTLS and the handshake (no EHLO yet)."""
@@ -127,7 +129,7 @@ class TlsTest(DaemonTestCase):
     def s_client(self, version):
         """openssl s_client -starttls smtp at one protocol version; its output."""
         r = subprocess.run(
-            ["openssl", "s_client", "-connect", f"127.0.0.1:{self.daemon.port}", "-starttls", "smtp",
+            ["openssl", "s_client", "-connect", f"127.0.0.1:{self.daemon.smtp_port}", "-starttls", "smtp",
              "-name", "client.example.net", f"-{version}", "-cipher", "DEFAULT:@SECLEVEL=0",
              "-CAfile", str(self.daemon.cert), "-verify_return_error"],
             input="QUIT\n", capture_output=True, text=True, timeout=30)
@@ -167,7 +169,7 @@ class TlsTest(DaemonTestCase):
             self.fail("swaks is not installed (Debian package swaks)")
         before = self.daemon.count("bob@example.test")
         r = subprocess.run(
-            [swaks, "--server", "127.0.0.1", "--port", str(self.daemon.port),
+            [swaks, "--server", "127.0.0.1", "--port", str(self.daemon.smtp_port),
              "--from", "sender@remote.test", "--to", "bob@example.test",
              "--helo", "swaks.example.net", "--tls", "--tls-verify",
              "--tls-ca-path", str(self.daemon.cert),
@@ -186,7 +188,7 @@ class TlsTest(DaemonTestCase):
         self.assertIn(b"Sent by swaks.", rest)
 
 
-class NoTlsTest(DaemonTestCase):
+class NoTlsTest(SmtpdTestCase):
     """Without [tls] STARTTLS is neither offered nor accepted."""
 
     tls = False

@@ -10,12 +10,13 @@ and AEAD only, TLS 1.2 and newer.
 
 import socket
 import ssl
-import subprocess
-import time
 import unittest
 import warnings
 
-from harness import HOSTNAME, ConnectionClosed, Daemon, SmtpClient, expect, free_port, program, toml_value
+from aviary_test.case import SetupTestCase
+from aviary_test.certificates import HOSTNAME
+from aviary_test.smtp import ConnectionClosed, SmtpClient, expect
+from aviary_test.smtpd_case import smtpd_daemon
 
 REFUSED = [
     ("kRSA, CBC, SHA-1", "AES128-SHA"),
@@ -26,15 +27,6 @@ REFUSED = [
     ("DHE, CBC, SHA-1", "DHE-RSA-AES256-SHA"),
 ]
 ACCEPTED = ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305"]
-
-
-def rsa_certificate(directory):
-    cert, key = directory / "rsa-cert.pem", directory / "rsa-key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-                    "-out", str(cert), "-days", "2", "-subj", f"/CN={HOSTNAME}",
-                    "-addext", f"subjectAltName=DNS:{HOSTNAME}"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
-    return cert, key
 
 
 def tls12_context(ciphers):
@@ -48,79 +40,31 @@ def tls12_context(ciphers):
     return ctx
 
 
-class CipherDaemon(Daemon):
-    """aviary-smtpd with 25 and 465, aviary-pop3d with 995, one RSA certificate."""
+class CipherTest(SetupTestCase):
 
-    def __init__(self):
-        self.submissions_port = free_port()
-        self.pop3s_port = free_port()
-        self.pop3d = None
-        super().__init__(tls=True, name="ciphers")
-        self.cert, self.key = rsa_certificate(self.dir)
-        self.write_config()
-
-    def write_config(self):
-        super().write_config()
-        text = self.config.read_text()
-        text = text.replace("submissions = []", f'submissions = ["127.0.0.1:{self.submissions_port}"]')
-        text = text.replace("tls_listen = []", f'tls_listen = ["127.0.0.1:{self.pop3s_port}"]')
-        self.config.write_text(text)
-
-    def start(self, wait=True):
-        super().start(wait)
-        log = open(self.dir / "pop3d.log", "ab")
-        try:
-            self.pop3d = subprocess.Popen([program("aviary-pop3d"), "-c", str(self.config)],
-                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        finally:
-            log.close()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.pop3s_port), timeout=2):
-                    return
-            except OSError:
-                if self.pop3d.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("aviary-pop3d did not start:\n"
-                                         + (self.dir / "pop3d.log").read_text(errors="replace"))
-                time.sleep(0.05)
-
-    def cleanup(self):
-        if self.pop3d is not None and self.pop3d.poll() is None:
-            self.pop3d.terminate()
-            try:
-                self.pop3d.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.pop3d.kill()
-                self.pop3d.wait(timeout=10)
-        super().cleanup()
-
-
-class CipherTest(unittest.TestCase):
+    start_pop3d = True
 
     @classmethod
-    def setUpClass(cls):
-        cls.daemon = CipherDaemon()
-        try:
-            cls.daemon.add_domain("example.test")
-            cls.daemon.start()
-        except BaseException:
-            print(cls.daemon.log_tail())
-            cls.daemon.cleanup()
-            raise
+    def make_setup(cls):
+        # aviary-smtpd with 25 and 465, aviary-pop3d with 995, one RSA certificate.
+        return smtpd_daemon("ciphers", key_type="rsa", submissions=True, pop3s=True)
+
+    @classmethod
+    def populate(cls, d):
+        d.add_domain("example.test")
 
     @classmethod
     def tearDownClass(cls):
         cls.daemon.cleanup()
 
     def tearDown(self):
-        self.assertTrue(self.daemon.alive(), self.daemon.log_tail())
-        self.assertIsNone(self.daemon.pop3d.poll(), "aviary-pop3d died")
+        self.assertTrue(self.daemon.smtpd.alive(), self.daemon.smtpd.log_tail())
+        self.assertTrue(self.daemon.pop3d.alive(), "aviary-pop3d died")
 
     # Each returns the negotiated (version, cipher) or raises ssl.SSLError.
 
     def starttls_25(self, ctx):
-        c = SmtpClient(self.daemon.port, timeout=10)
+        c = SmtpClient(self.daemon.smtp_port, timeout=10)
         try:
             expect(c.greeting, "220")
             expect(c.cmd("EHLO client.example.net"), "250")

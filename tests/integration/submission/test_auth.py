@@ -11,8 +11,10 @@ import re
 import time
 import unittest
 
-from submission_harness import (
-    PASSWORDS, SubmissionTestCase, b64, fresh_source, metric, plain)
+from aviary_test.metrics import metric
+from aviary_test.ports import fresh_source
+from aviary_test.sasl import b64
+from aviary_test.submission_case import PASSWORDS, SubmissionTestCase, plain
 
 DELAY = 1.0  # auth_failure_delay of the daemon
 SLACK = 0.1  # timer and scheduling tolerance
@@ -204,7 +206,7 @@ class AuthTest(SubmissionTestCase):
     def test_failure_logged_with_user_and_peer_never_password(self):
         secrets = {"PLAIN": "S3cret-Plain-Guess-4711", "LOGIN": "S3cret-Login-Guess-0815"}
         sources = {}
-        before = len(self.daemon.log())
+        before = len(self.daemon.smtpd.log())
         # PLAIN with an initial response
         source = sources["PLAIN"] = fresh_source()
         c = self.session("submission", source=source)
@@ -218,15 +220,15 @@ class AuthTest(SubmissionTestCase):
         users = {"PLAIN": "carol@example.org", "LOGIN": "bob@example.test"}
 
         def logged():
-            new = self.daemon.log()[before:]
+            new = self.daemon.smtpd.log()[before:]
             return all(any(sources[m] in line and users[m] in line for line in new.splitlines()) for m in users)
         self.wait_for(logged, timeout=10, what="a log line per failed AUTH")
-        new = self.daemon.log()[before:]
+        new = self.daemon.smtpd.log()[before:]
         for mechanism, user in users.items():
             lines = [line for line in new.splitlines() if sources[mechanism] in line and user in line]
             self.assertTrue(any(re.search(r"fail|invalid|denied|refused|bad", line, re.I) for line in lines),
                             f"no failure line for {mechanism} naming {user} and [{sources[mechanism]}]:\n{new}")
-        whole = self.daemon.log()
+        whole = self.daemon.smtpd.log()
         for mechanism, secret in secrets.items():
             self.assertNotIn(secret, whole, f"{mechanism} password in the log")
             self.assertNotIn(b64(secret), whole, f"{mechanism} password (base64) in the log")
@@ -243,7 +245,7 @@ class AuthTest(SubmissionTestCase):
                 self.assertReply(x.cmd("QUIT"), "221")
                 x.wait_closed(5)
         time.sleep(0.2)
-        log = self.daemon.log()
+        log = self.daemon.smtpd.log()
         for user, secret in PASSWORDS.items():
             self.assertNotIn(secret, log, f"{user}'s password in the log")
             self.assertNotIn(b64(secret), log, f"{user}'s password (base64) in the log")

@@ -15,7 +15,9 @@ import unittest
 import uuid
 from email.message import EmailMessage
 
-from submission_harness import PASSWORDS, SubmissionTestCase, field_values, fresh_source, split_trace
+from aviary_test.messages import field_values, split_trace
+from aviary_test.ports import fresh_source
+from aviary_test.submission_case import PASSWORDS, SubmissionTestCase
 
 
 def swaks_path():

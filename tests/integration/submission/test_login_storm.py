@@ -20,7 +20,9 @@ import threading
 import time
 import unittest
 
-from submission_harness import PASSWORDS, SubmissionTestCase, fresh_source, metric, plain
+from aviary_test.metrics import metric
+from aviary_test.ports import fresh_source
+from aviary_test.submission_case import PASSWORDS, SubmissionTestCase, plain
 
 STORM = 50
 WRONG = 10  # of the 50, with a wrong password (each from its own address)

@@ -15,7 +15,9 @@ import time
 import unittest
 from datetime import datetime, timezone
 
-from submission_harness import SubmissionTestCase, dot_stuff, field_values, split_trace
+from aviary_test.messages import field_values, split_trace
+from aviary_test.smtp import dot_stuff
+from aviary_test.submission_case import SubmissionTestCase
 
 MESSAGE_ID = re.compile(r"^<[^<>@\s]+@[^<>@\s]+>$")
 

@@ -11,7 +11,8 @@ import subprocess
 import time
 import unittest
 
-from submission_harness import SubmissionTestCase, metric, plain
+from aviary_test.metrics import metric
+from aviary_test.submission_case import SubmissionTestCase, plain
 
 LISTENERS = ("smtp", "submission", "submissions")
 

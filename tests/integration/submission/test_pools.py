@@ -10,7 +10,10 @@ import ssl
 import time
 import unittest
 
-from submission_harness import HOSTNAME, ConnectionClosed, SmtpClient, SubmissionTestCase, fresh_source
+from aviary_test.certificates import HOSTNAME
+from aviary_test.ports import fresh_source
+from aviary_test.smtp import ConnectionClosed, SmtpClient
+from aviary_test.submission_case import SubmissionTestCase
 
 
 class PoolTest(SubmissionTestCase):
@@ -43,8 +46,8 @@ class PoolTest(SubmissionTestCase):
         self.assertReply(c.reply(), "421", "4.7.0", what=f"a session over the limit on port {port}")
 
     def test_flood_on_25_leaves_submission_open(self):
-        mx = self.fill(self.daemon.port, 3)
-        self.assertRefused(self.daemon.port)
+        mx = self.fill(self.daemon.smtp_port, 3)
+        self.assertRefused(self.daemon.smtp_port)
         # The users still get in on both submission ports, and can send.
         c = self.session("submission", user="alice@example.test")
         self.assertReply(c.cmd("MAIL FROM:<alice@example.test>"), "250")

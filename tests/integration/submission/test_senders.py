@@ -7,7 +7,7 @@ One table, one subTest per row, each on its own authenticated session.
 
 import unittest
 
-from submission_harness import SubmissionTestCase
+from aviary_test.submission_case import SubmissionTestCase
 
 # (label, user, MAIL FROM argument, accepted)
 CASES = [

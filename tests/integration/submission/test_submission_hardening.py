@@ -9,22 +9,11 @@
 
 import unittest
 
-from submission_harness import SubmissionDaemon, SubmissionTestCase, dot_stuff, free_port
+from aviary_test.ports import free_port
+from aviary_test.smtp import dot_stuff
+from aviary_test.submission_case import SubmissionTestCase
 
 ROUTED_LITERAL = "[192.0.2.9]"
-
-
-class RoutedDaemon(SubmissionDaemon):
-    """The usual daemon plus a route for one address literal."""
-
-    def write_config(self):
-        super().write_config()
-        text = self.config.read_text()
-        marker = "retry = "
-        self.route_port = getattr(self, "route_port", None) or free_port()
-        route = f'routes = {{ "{ROUTED_LITERAL}" = "127.0.0.1:{self.route_port}" }}\n'
-        assert marker in text, "relay_section() writes retry"
-        self.config.write_text(text.replace(marker, route + marker, 1))
 
 
 class LiteralTest(SubmissionTestCase):
@@ -43,7 +32,7 @@ class LiteralTest(SubmissionTestCase):
 
 class RoutedLiteralTest(SubmissionTestCase):
 
-    daemon_class = RoutedDaemon
+    routes = {ROUTED_LITERAL: f"127.0.0.1:{free_port()}"}
     test_domain_literals_refused = LiteralTest.test_domain_literals_refused  # other literals still are
 
     def test_routed_literal_accepted(self):

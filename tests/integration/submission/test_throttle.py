@@ -22,8 +22,12 @@ import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from submission_harness import (
-    HOSTNAME, PASSWORDS, SmtpClient, SubmissionTestCase, b64, client_tls_context, fresh_source, metric, plain)
+from aviary_test.certificates import HOSTNAME
+from aviary_test.metrics import metric
+from aviary_test.ports import fresh_source
+from aviary_test.sasl import b64
+from aviary_test.smtp import SmtpClient
+from aviary_test.submission_case import PASSWORDS, SubmissionTestCase, plain
 
 MAX_FAILURES = 10
 DELAY = 1.0  # auth_failure_delay of the harness
@@ -40,7 +44,7 @@ class ThrottleTest(SubmissionTestCase):
         if listener == "submissions":
             c = SmtpClient(self.daemon.submissions_port, source=source, greeting=False, timeout=30)
             try:
-                c.handshake(client_tls_context(self.daemon.cert), server_hostname=HOSTNAME)
+                c.handshake(self.tls_context(), server_hostname=HOSTNAME)
                 c.greeting = c.reply()
                 return self._auth(c, user, secret, mechanism)
             finally:
@@ -48,7 +52,7 @@ class ThrottleTest(SubmissionTestCase):
         c = SmtpClient(self.daemon.submission_port, source=source, timeout=30)
         try:
             self.assertReply(c.ehlo(), "250")
-            c.starttls(client_tls_context(self.daemon.cert))
+            c.starttls(self.tls_context())
             return self._auth(c, user, secret, mechanism)
         finally:
             c.close()
@@ -127,12 +131,12 @@ class ThrottleTest(SubmissionTestCase):
     def test_throttling_is_logged(self):
         source = fresh_source()
         self.fail_many(source, MAX_FAILURES, user="carol@example.org")
-        before = len(self.daemon.log())
+        before = len(self.daemon.smtpd.log())
         self.assertReply(self.attempt(source, "carol@example.org", PASSWORDS["carol@example.org"]), "454")
         def logged():
-            return any(source in line and "auth" in line.lower() for line in self.daemon.log()[before:].splitlines())
+            return any(source in line and "auth" in line.lower() for line in self.daemon.smtpd.log()[before:].splitlines())
         self.wait_for(logged, what=f"a log line about the throttled AUTH from [{source}]")
-        self.assertNotIn(PASSWORDS["carol@example.org"], self.daemon.log())
+        self.assertNotIn(PASSWORDS["carol@example.org"], self.daemon.smtpd.log())
 
 
 class DelayTest(SubmissionTestCase):
@@ -144,7 +148,7 @@ class DelayTest(SubmissionTestCase):
     def ready(self, source):
         c = SmtpClient(self.daemon.submissions_port, source=source, greeting=False, timeout=60)
         self.addCleanup(c.close)
-        c.handshake(client_tls_context(self.daemon.cert), server_hostname=HOSTNAME)
+        c.handshake(self.tls_context(), server_hostname=HOSTNAME)
         c.greeting = c.reply()
         self.assertReply(c.ehlo(), "250")
         return c

@@ -5,8 +5,9 @@ password in the clear when the server does not offer login before TLS.
 """
 
 import time
+import unittest
 
-from interop_common import InteropTestCase, unittest
+from aviary_test.interop_case import InteropTestCase
 
 USER_TIMEOUT = ["--max-time", "30", "--connect-timeout", "10"]
 
@@ -27,7 +28,7 @@ class CurlTest(InteropTestCase):
         sent = self.swaks_send(user, "curl-stls")
         r = self.curl(self.url("pop3", "1"), user, pw, "--ssl-reqd")
         self.assertSameMessage(r.stdout, sent)
-        self.assertEqual(r.stdout, self.host.stored(user)[0], "curl got other bytes than stored")
+        self.assertEqual(r.stdout, self.host.messages(user)[0], "curl got other bytes than stored")
 
     def test_pop3s_retr(self):
         user, pw = self.new_user()
@@ -55,7 +56,7 @@ class CurlTest(InteropTestCase):
         user, pw = self.new_user()
         self.swaks_send(user, "curl-list-1")
         self.swaks_send(user, "curl-list-2")
-        stored = self.host.stored(user)
+        stored = self.host.messages(user)
         listing = self.curl(self.url("pop3s"), user, pw).stdout.decode()
         self.assertEqual(listing.replace("\r\n", "\n").split("\n")[:-1],
                          [f"{i + 1} {len(m)}" for i, m in enumerate(stored)])
@@ -63,7 +64,7 @@ class CurlTest(InteropTestCase):
         self.assertRegex(uidl.replace("\r\n", "\n"), r"^1 [\x21-\x7e]+\n2 [\x21-\x7e]+\n$")
         self.curl(self.url("pop3s", "1"), user, pw, "-X", "DELE", "-I")
         self.wait_mailbox_count(user, 1)
-        self.assertEqual(self.host.stored(user), stored[1:], "curl's DELE 1 removed another message")
+        self.assertEqual(self.host.messages(user), stored[1:], "curl's DELE 1 removed another message")
 
     def test_wrong_password(self):
         user, pw = self.new_user()
@@ -84,9 +85,9 @@ class CurlTest(InteropTestCase):
 
     def wait_mailbox_count(self, user, n, timeout=10.0):
         deadline = time.monotonic() + timeout
-        while len(self.host.stored(user)) != n:
+        while len(self.host.messages(user)) != n:
             if time.monotonic() > deadline:
-                self.fail(f"{user} has {len(self.host.stored(user))} messages, expected {n}")
+                self.fail(f"{user} has {len(self.host.messages(user))} messages, expected {n}")
             time.sleep(0.1)
 
 

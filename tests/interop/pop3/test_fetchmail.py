@@ -7,7 +7,10 @@ rewritten (no rewrite). Without `keep` it deletes what it fetched; with
 third run fetches only the newly arrived message.
 """
 
-from interop_common import HOSTNAME, InteropTestCase, unittest
+import unittest
+
+from aviary_test.certificates import HOSTNAME
+from aviary_test.interop_case import InteropTestCase
 
 # fetchmail's own trace field (it puts its Received among the ones at the top)
 FETCHMAIL_FIELDS = ("received",)
@@ -67,7 +70,7 @@ poll 127.0.0.1 with proto POP3 port {port} timeout 30 auth password{" uidl" if k
         got = self.delivered()
         self.assertEqual(len(got), 1)
         self.assertSameMessage(got[0], first, FETCHMAIL_FIELDS)
-        self.assertEqual(len(self.host.stored(user)), 1, "keep: the message must stay")
+        self.assertEqual(len(self.host.messages(user)), 1, "keep: the message must stay")
         self.clear()
         r = self.fetchmail(user, pw, keep=True, check=False)
         self.assertEqual(r.returncode, 1, f"second run: exit {r.returncode} (1 = no new mail)\n"
@@ -86,7 +89,7 @@ poll 127.0.0.1 with proto POP3 port {port} timeout 30 auth password{" uidl" if k
         self.assertEqual(r.returncode, 3, f"exit {r.returncode} (3 = authentication failed)\n"
                                           f"{r.stderr.decode(errors='replace')[-2000:]}")
         self.assertEqual(self.delivered(), [])
-        self.assertEqual(len(self.host.stored(user)), 1)
+        self.assertEqual(len(self.host.messages(user)), 1)
 
 
 if __name__ == "__main__":

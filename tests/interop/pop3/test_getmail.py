@@ -9,9 +9,11 @@ mailbox is empty afterwards; with read_all = false, getmail's oldmail file
 """
 
 import os
+import unittest
 from pathlib import Path
 
-from interop_common import HOSTNAME, InteropTestCase, crlf, unittest
+from aviary_test.certificates import HOSTNAME
+from aviary_test.interop_case import InteropTestCase, crlf
 
 # getmail's own fields, if it adds them (received/delivered_to are off)
 GETMAIL_FIELDS = ("received", "delivered-to", "return-path")
@@ -91,7 +93,7 @@ message_log_syslog = false
         got = self.delivered()
         self.assertEqual(len(got), 1, "only the new message")
         self.assertSameMessage(crlf(got[0]), second, GETMAIL_FIELDS)
-        self.assertEqual(len(self.host.stored(user)), 2)
+        self.assertEqual(len(self.host.messages(user)), 2)
 
     def test_wrong_password(self):
         user, pw = self.new_user()
@@ -99,7 +101,7 @@ message_log_syslog = false
         r = self.getmail(user, pw, password=pw + "x", check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertEqual(self.delivered(), [])
-        self.assertEqual(len(self.host.stored(user)), 1)
+        self.assertEqual(len(self.host.messages(user)), 1)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ mailbox is empty afterwards; with --keep=on and --only-new=on a second run
 finds nothing new (UIDLs are stable).
 """
 
-from interop_common import InteropTestCase, crlf, unittest
+import unittest
+
+from aviary_test.interop_case import InteropTestCase, crlf
 
 # mpop's own field if it adds one (--received-header=off)
 MPOP_FIELDS = ("received",)
@@ -75,7 +77,7 @@ class MpopTest(InteropTestCase):
         got = self.delivered()
         self.assertEqual(len(got), 1, "only the new message")
         self.assertSameMessage(crlf(got[0]), second, MPOP_FIELDS)
-        self.assertEqual(len(self.host.stored(user)), 2)
+        self.assertEqual(len(self.host.messages(user)), 2)
 
     def test_wrong_password(self):
         user, pw = self.new_user()
@@ -84,7 +86,7 @@ class MpopTest(InteropTestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(b"[AUTH]", r.stdout + r.stderr)
         self.assertEqual(self.delivered(), [])
-        self.assertEqual(len(self.host.stored(user)), 1)
+        self.assertEqual(len(self.host.messages(user)), 1)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ STLS is refused with [AUTH].
 
 import poplib
 import ssl
+import unittest
 
-from interop_common import HOSTNAME, InteropTestCase, unittest
+from aviary_test.certificates import HOSTNAME
+from aviary_test.interop_case import InteropTestCase
 
 TIMEOUT = 30
 
@@ -40,7 +42,7 @@ class PoplibTest(InteropTestCase):
         p.pass_(pw)
         count, size = p.stat()
         self.assertEqual(count, 1)
-        stored = self.host.stored(user)[0]
+        stored = self.host.messages(user)[0]
         self.assertEqual(size, len(stored))
         resp, lines, octets = p.retr(1)
         self.assertEqual(octets, len(stored))
@@ -91,7 +93,7 @@ class PoplibTest(InteropTestCase):
         self.assertEqual(len(set(uids)), 2)
         self.assertEqual(p.uidl(1).split()[2], uids[0])
         resp, lines, _ = p.top(1, 2)
-        head = self.host.stored(user)[0].split(b"\r\n\r\n")[0]
+        head = self.host.messages(user)[0].split(b"\r\n\r\n")[0]
         body = sent.split(b"\r\n\r\n", 1)[1]
         self.assertEqual(message_of(lines), head + b"\r\n\r\n" + b"\r\n".join(body.split(b"\r\n")[:2]) + b"\r\n")
         p.dele(1)
@@ -102,7 +104,7 @@ class PoplibTest(InteropTestCase):
         resp, listing, _ = p.list()
         self.assertEqual(len(listing), 2)
         p.quit()
-        self.assertEqual(len(self.host.stored(user)), 2)
+        self.assertEqual(len(self.host.messages(user)), 2)
 
     def test_wrong_password(self):
         user, pw = self.new_user()

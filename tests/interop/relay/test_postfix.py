@@ -1,6 +1,6 @@
 """test_postfix.py - Aviary's outbound SMTP against Postfix, and Postfix's against Aviary.
 
-A private Postfix (postfix_common.py) hosts pf.test in Maildirs and relays
+A private Postfix (aviary_test.postfix_case) hosts pf.test in Maildirs and relays
 for loopback clients. Aviary relays alice@a.test's mail to it, once through
 relay.routes and once through an MX record at a private dnsmasq, using
 STARTTLS because Postfix offers it; a recipient Postfix does not know
@@ -15,8 +15,10 @@ import smtplib
 import time
 import unittest
 
-from postfix_common import POSTFIX_HOSTNAME, PostfixTestCase
-from relay_harness import Report, make_message, split_trace
+
+from aviary_test.dsn import Report
+from aviary_test.messages import make_message, split_trace
+from aviary_test.postfix_case import POSTFIX_HOSTNAME, PostfixTestCase
 
 
 class PostfixInteropTest(PostfixTestCase):

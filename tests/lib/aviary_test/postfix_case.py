@@ -1,4 +1,4 @@
-"""postfix_common.py - a private Postfix instance for the relay interop tests.
+"""A private Postfix instance for the relay interop tests (tests/interop/relay).
 
 `postfix -c DIR start` with its own main.cf and master.cf under a temporary
 directory: smtpd on 127.0.0.1:<free port> with STARTTLS offered (a
@@ -8,22 +8,19 @@ the next hops a test puts in transport_maps, its smtp client using
 opportunistic STARTTLS. Queue, data directory and maillog stay inside the
 temporary directory; no system service is touched. Postfix needs root.
 
-The Aviary side (hosts, dnsmasq, scripted servers, bounce parsing) comes
-from ../../integration/relay/relay_harness.py.
+The Aviary side (hosts, dnsmasq, scripted servers, bounce parsing) is the
+relay suite's (RelayTestCase).
 """
 
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "integration" / "relay"))
-
-import relay_harness  # noqa: E402
-from relay_harness import RelayTestCase, can_bind, free_port  # noqa: E402,F401
+from aviary_test.certificates import make_certificate
+from aviary_test.ports import can_bind, free_port
+from aviary_test.relay_case import RelayTestCase
 
 POSTFIX_HOSTNAME = "postfix.pf.test"
 
@@ -121,7 +118,7 @@ class Postfix:
         uid = int(subprocess.run(["id", "-u", "nobody"], capture_output=True, text=True, check=True).stdout)
         gid = int(subprocess.run(["id", "-g", "nobody"], capture_output=True, text=True, check=True).stdout)
         os.chown(self.dir / "mail", uid, gid)
-        relay_harness.make_certificate(self.dir / "tls", POSTFIX_HOSTNAME, "127.0.0.1")
+        make_certificate(self.dir / "tls", POSTFIX_HOSTNAME, "127.0.0.1")
         (self.etc / "main.cf").write_text(MAIN_CF.format(hostname=POSTFIX_HOSTNAME, dir=self.dir, uid=uid, gid=gid))
         (self.etc / "master.cf").write_text(MASTER_CF.format(listen=f"127.0.0.1:{self.port}"))
         self.write_maps()

@@ -1,4 +1,4 @@
-"""interop_common.py - what the POP3 interop tests share.
+"""The POP3 interop suite (tests/interop/pop3): third-party POP3 clients.
 
 A message goes in with swaks through aviary-smtpd's port-25-style listener;
 a third-party POP3 client (fetchmail, getmail6, mpop, curl, Python's poplib)
@@ -8,21 +8,17 @@ must equal what swaks sent, byte for byte, apart from the trace header
 fields at the top: Aviary's Return-Path, Delivered-To and Received, and the
 ones the client itself adds (named per test).
 
-The daemons, certificate and store come from ../../integration/pop3d/pop3_harness.py.
+The daemons, certificate and store are the pop3d suite's (Pop3TestCase).
 """
 
 import os
 import shutil
 import subprocess
-import sys
 import time
-import unittest
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "integration" / "pop3d"))
-
-from pop3_harness import HOSTNAME, Pop3TestCase, split_trace  # noqa: E402
+from aviary_test.messages import split_trace, strip_leading_fields
+from aviary_test.pop3_case import Pop3TestCase
 
 AVIARY_TRACE = ("return-path", "delivered-to", "received")
 
@@ -54,26 +50,6 @@ MESSAGE = (
     ">From quoted\r\n"
     "end.\r\n"
 )
-
-
-def strip_leading_fields(data, names):
-    """Removes the header fields at the very top whose names are in
-    `names` (lowercase), with their folded continuation lines, until the
-    first field that is not one of them."""
-    pos = 0
-    while True:
-        end = data.find(b"\r\n", pos)
-        if end < 0:
-            return data[pos:]
-        name = data[pos:end].split(b":", 1)[0].strip().lower().decode("ascii", "replace")
-        if b":" not in data[pos:end] or name not in names:
-            return data[pos:]
-        while data[end + 2:end + 3] in (b" ", b"\t"):
-            nxt = data.find(b"\r\n", end + 2)
-            if nxt < 0:
-                return b""
-            end = nxt
-        pos = end + 2
 
 
 def crlf(data):
@@ -118,11 +94,11 @@ class InteropTestCase(Pop3TestCase):
         path = self.home / "message.eml"
         # swaks ends the data with CRLF "." CRLF itself: the file has no final line end
         path.write_bytes(data[:-2])
-        before = len(self.host.stored(user))
+        before = len(self.host.messages(user))
         self.run_client([swaks, "--server", "127.0.0.1", "--port", str(self.host.smtp_port),
                          "--from", "sender@remote.test", "--to", user, "--helo", "client.remote.test",
                          "--data", f"@{path}", "--timeout", "30", "--suppress-data"], timeout=60)
-        stored = self.host.stored(user)
+        stored = self.host.messages(user)
         self.assertEqual(len(stored), before + 1, "swaks' message was not stored")
         fields, rest = split_trace(stored[-1])
         self.assertEqual(rest, data, "aviary-smtpd stored something other than what swaks sent")
@@ -156,9 +132,9 @@ class InteropTestCase(Pop3TestCase):
     def wait_mailbox_empty(self, user, timeout=10.0):
         """After the client's QUIT the messages are gone (the client deleted them)."""
         deadline = time.monotonic() + timeout
-        while self.host.stored(user):
+        while self.host.messages(user):
             if time.monotonic() > deadline:
-                self.fail(f"{user} still has {len(self.host.stored(user))} messages after the client's QUIT")
+                self.fail(f"{user} still has {len(self.host.messages(user))} messages after the client's QUIT")
             time.sleep(0.1)
 
     def write_private(self, name, text):
@@ -167,5 +143,3 @@ class InteropTestCase(Pop3TestCase):
         os.chmod(path, 0o600)
         return path
 
-
-__all__ = ["HOSTNAME", "InteropTestCase", "crlf", "strip_leading_fields", "unittest"]
