@@ -6,7 +6,6 @@
 
 #include "common/address.hpp"
 #include "common/header.hpp"
-#include "smtpd/delivery.hpp"
 #include "relay/host_name.hpp"
 
 namespace aviary::relay {

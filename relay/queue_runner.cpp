@@ -18,8 +18,7 @@
 #include "service/commit.hpp"
 #include "service/offload.hpp"
 #include "storage/generated.hpp"
-#include "relay/dsn.hpp"
-#include "relay/retry.hpp"
+#include "relay/settle.hpp"
 #include "storage/blob.hpp"
 #include "storage/queue.hpp"
 #include "storage/txn.hpp"
@@ -59,8 +58,7 @@ const char* result_name(Outcome o) {
 struct QueueRunner::Round {
   storage::QueueEntry entry;
   std::size_t open_jobs = 0;
-  std::vector<FailedRecipient> failed;
-  std::map<std::string, std::string> deferred;  // address -> why
+  RoundResult result;
 };
 
 struct QueueRunner::Job {
@@ -215,7 +213,7 @@ void QueueRunner::dispatch(storage::QueueEntry entry) {
   for (const auto& r : e.recipients) {
     if (r.status != storage::RecipientStatus::pending) continue;
     if (hops > max_hops) {
-      round->failed.push_back({r.address, "5.4.6",
+      round->result.failed.push_back({r.address, "5.4.6",
                                "mail forwarding loop: " + std::to_string(hops) + " Received: headers (limit " +
                                    std::to_string(max_hops) + ")",
                                false, ""});
@@ -376,7 +374,7 @@ asio::awaitable<void> QueueRunner::settle(std::shared_ptr<Job> job, std::vector<
                                           std::string peer) {
   auto round = job->round;
   const auto& e = round->entry;
-  std::vector<std::string> delivered;
+  std::map<std::string, std::string> delivered;
   for (std::size_t i = 0; i < job->recipients.size(); ++i) {
     const auto& rcpt = job->recipients[i];
     const auto& o = outcomes[i];
@@ -384,27 +382,22 @@ asio::awaitable<void> QueueRunner::settle(std::shared_ptr<Job> job, std::vector<
     log::info("relay: id=", e.message_id, " to=<", rcpt, "> relay=", peer.empty() ? "none" : peer,
               " status=", result_name(o.outcome), " (", o.diagnostic, ")");
     switch (o.outcome) {
-      case Outcome::delivered: delivered.push_back(rcpt); break;
-      case Outcome::deferred: round->deferred[rcpt] = o.diagnostic; break;
+      case Outcome::delivered: delivered[rcpt] = peer; break;
+      case Outcome::deferred: round->result.deferred[rcpt] = o.diagnostic; break;
       case Outcome::failed:
-        round->failed.push_back({rcpt, o.status, o.diagnostic, o.remote_reply, o.remote_reply ? peer : ""});
+        round->result.failed.push_back({rcpt, o.status, o.diagnostic, o.remote_reply, o.remote_reply ? peer : ""});
         break;
     }
   }
   if (!delivered.empty()) {
+    round->result.delivered.insert(delivered.begin(), delivered.end());
     // Written now, not with the rest of the round: a crash after this must
     // not send these recipients the message again.
     std::uint64_t id = e.id;
-    storage::Writer::Op op = [id, delivered, peer](storage::WriteTxn& txn) -> Status {
+    storage::Writer::Op op = [id, delivered](storage::WriteTxn& txn) -> Status {
       auto entry = storage::find_queued(txn, id);
       if (!entry) return {};  // deleted by an administrator meanwhile
-      for (auto& r : entry->recipients) {
-        if (r.status == storage::RecipientStatus::pending &&
-            std::find(delivered.begin(), delivered.end(), r.address) != delivered.end()) {
-          r.status = storage::RecipientStatus::delivered;
-          r.diagnostic = "delivered to " + peer;
-        }
-      }
+      mark_delivered(*entry, delivered);
       return storage::update_queued(txn, *entry);
     };
     Status s = co_await commit_op(op);
@@ -415,68 +408,34 @@ asio::awaitable<void> QueueRunner::settle(std::shared_ptr<Job> job, std::vector<
 
 asio::awaitable<void> QueueRunner::finish(std::shared_ptr<Round> round) {
   const auto& relay = svc_.config.relay;
-  const std::string hostname = svc_.config.hostname;
+  const auto& e = round->entry;
   std::int64_t now = unix_now();
+  std::string original;
+  if (needs_original(e, round->result, now, relay)) {
+    storage::ReadTxn txn(svc_.env);
+    if (auto body = storage::view_blob(txn, e.blob_id)) original = std::string(header::section(*body, 1 << 20));
+  }
+  std::string hostname = svc_.config.hostname;
   std::string bounce_id = header::new_message_id();
-  auto bounced = std::make_shared<std::size_t>(0);
-  storage::Writer::Op op = [round, relay, hostname, now, bounce_id, bounced](storage::WriteTxn& txn) -> Status {
-    *bounced = 0;
+  // Copies of the bounce stored, when the settlement made one.
+  auto copies = std::make_shared<std::optional<std::size_t>>();
+  storage::Writer::Op op = [round, relay, hostname, now, bounce_id, original, copies](storage::WriteTxn& txn) -> Status {
+    copies->reset();
     auto entry = storage::find_queued(txn, round->entry.id);
     if (!entry) return {};
-    std::vector<FailedRecipient> failed;
-    for (auto& r : entry->recipients) {
-      if (r.status != storage::RecipientStatus::pending) continue;
-      auto f = std::find_if(round->failed.begin(), round->failed.end(),
-                            [&](const FailedRecipient& x) { return x.address == r.address; });
-      if (f != round->failed.end()) {
-        r.status = storage::RecipientStatus::failed;
-        r.diagnostic = f->diagnostic;
-        failed.push_back(*f);
-      } else if (auto d = round->deferred.find(r.address); d != round->deferred.end()) {
-        r.diagnostic = d->second;
-      }
-    }
-    ++entry->attempts;
-    bool pending = std::any_of(entry->recipients.begin(), entry->recipients.end(),
-                               [](const storage::QueueRecipient& r) { return r.status == storage::RecipientStatus::pending; });
-    if (pending && expired(entry->created, now, relay.max_queue_time)) {
-      for (auto& r : entry->recipients) {
-        if (r.status != storage::RecipientStatus::pending) continue;
-        r.status = storage::RecipientStatus::failed;
-        std::string why = "delivery time expired after " + std::to_string(relay.max_queue_time.count()) + "s";
-        if (!r.diagnostic.empty()) why += "; last error: " + r.diagnostic;
-        r.diagnostic = why;
-        failed.push_back({r.address, "4.4.7", why, false, ""});
-      }
-      pending = false;
-    }
-    std::string original;
-    if (!failed.empty() && !entry->sender.empty()) {
-      auto body = storage::view_blob(txn, entry->blob_id);
-      if (body) original = std::string(header::section(*body, 1 << 20));
-    }
-    if (pending) {
-      entry->next_attempt = next_attempt(relay.retry, entry->attempts, now, entry->created, relay.max_queue_time);
-      if (auto s = storage::update_queued(txn, *entry); !s) return s;
-    } else if (auto s = storage::remove_queued(txn, entry->id); !s) {
+    Settlement settled = settle_entry(*entry, round->result, {now, relay, hostname, bounce_id, original});
+    if (auto s = settled.remove ? storage::remove_queued(txn, entry->id) : storage::update_queued(txn, *entry); !s)
       return s;
-    }
-    // RFC 5321 §6.1, RFC 3464 §2: never a bounce to the null sender.
-    if (!failed.empty() && !entry->sender.empty()) {
-      BounceFacts facts{hostname, entry->sender, entry->message_id, bounce_id, entry->created, now, failed};
-      std::string dsn = build_dsn(facts, original);
-      *bounced = storage::deliver_generated(txn, dsn, entry->sender, now, bounce_id) > 0 ? failed.size() : 0;
-      if (*bounced == 0) *bounced = static_cast<std::size_t>(-1);
-    }
+    if (settled.bounce)
+      *copies = storage::deliver_generated(txn, settled.bounce->message, settled.bounce->to, now, settled.bounce->id);
     return {};
   };
   Status s = co_await commit_op(op);
-  const auto& e = round->entry;
   if (!s) {
     log::error("relay: id=", e.message_id, ": cannot record the attempt: ", s.error().message);
-  } else if (*bounced == static_cast<std::size_t>(-1)) {
+  } else if (copies->has_value() && **copies == 0) {
     log::warning("relay: id=", e.message_id, ": the bounce to <", e.sender, "> has nowhere to go");
-  } else if (*bounced > 0) {
+  } else if (copies->has_value()) {
     log::info("relay: id=", e.message_id, ": bounce id=", bounce_id, " to <", e.sender, ">");
   }
   in_flight_.erase(e.id);
