@@ -12,32 +12,10 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "storage/records.hpp"
 #include "storage/txn.hpp"
 
 namespace aviary::storage {
-
-enum class RecipientStatus : std::uint8_t { pending = 0, delivered = 1, failed = 2 };
-
-struct QueueRecipient {
-  std::string address;
-  RecipientStatus status = RecipientStatus::pending;
-  std::string diagnostic;  // the last reply or error for this recipient
-};
-
-// What the relay must know about the body to send it on (RFC 6152, 6531).
-enum BodyFlags : std::uint8_t { body_8bit = 1, body_smtputf8 = 2 };
-
-struct QueueEntry {
-  std::uint64_t id = 0;
-  std::string message_id;  // the id the client was told ("queued as ...")
-  std::string sender;  // "" = the null sender
-  std::uint64_t blob_id = 0;
-  std::int64_t created = 0;
-  std::int64_t next_attempt = 0;
-  std::uint32_t attempts = 0;
-  std::uint8_t flags = 0;  // BodyFlags
-  std::vector<QueueRecipient> recipients;
-};
 
 // Queues `recipients` for the blob (takes one reference); returns the id.
 std::uint64_t enqueue(WriteTxn& txn, std::string_view sender,
@@ -57,10 +35,6 @@ Status remove_queued(WriteTxn& txn, std::uint64_t id);
 // Every entry that can be decoded; the ids of those that cannot go to
 // `corrupt` if given (one bad record must not hide the others).
 std::vector<QueueEntry> list_queue(const Txn& txn, std::vector<std::uint64_t>* corrupt = nullptr);
-struct QueueStats {
-  std::size_t messages = 0;
-  std::int64_t oldest_created = 0;  // 0 when empty (undecodable records are skipped)
-};
 QueueStats queue_stats(const Txn& txn);
 
 // Makes every entry due now (aviaryctl queue flush); returns how many.
