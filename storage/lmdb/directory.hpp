@@ -14,7 +14,7 @@
 #include "common/address.hpp"
 #include "common/result.hpp"
 #include "storage/records.hpp"
-#include "storage/txn.hpp"
+#include "storage/lmdb/txn.hpp"
 
 namespace aviary::storage {
 

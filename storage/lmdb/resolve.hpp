@@ -11,7 +11,7 @@
 
 #include "common/address.hpp"
 #include "storage/records.hpp"
-#include "storage/txn.hpp"
+#include "storage/lmdb/txn.hpp"
 
 namespace aviary::storage {
 
