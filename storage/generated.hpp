@@ -1,20 +1,4 @@
-// generated.hpp - storing a message Aviary wrote itself (a bounce).
+// TEMPORARY forwarding header for relay/ only, until relay/ uses storage/store.hpp
+// (helper h5); delete it then. Everything else includes storage/lmdb/generated.hpp.
 #pragma once
-
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <string_view>
-
-#include "storage/txn.hpp"
-
-namespace aviary::storage {
-
-// Delivers a message Aviary wrote itself (a bounce) from the null sender to
-// `to`, inside the caller's transaction: into the mailboxes it resolves to
-// when hosted here, to the outbound queue otherwise. An address that does
-// not resolve gets nothing (the caller logs it). Returns how many copies.
-std::size_t deliver_generated(WriteTxn& txn, std::string_view message, const std::string& to,
-                              std::int64_t now, const std::string& id);
-
-}  // namespace aviary::storage
+#include "storage/lmdb/generated.hpp"

@@ -33,11 +33,11 @@
 #include "smtpd/reply.hpp"
 #include "smtpd/services.hpp"
 #include "smtpd/session_state.hpp"
-#include "storage/blob.hpp"
-#include "storage/directory.hpp"
-#include "storage/env.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/writer.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/env.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/writer.hpp"
 
 namespace {
 

@@ -6,9 +6,9 @@
 #include <memory>
 
 #include "common/address.hpp"
-#include "storage/directory.hpp"
-#include "storage/env.hpp"
-#include "storage/writer.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/env.hpp"
+#include "storage/lmdb/writer.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace aviary::test {

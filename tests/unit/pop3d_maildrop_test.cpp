@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <new>
 
-#include "storage/blob.hpp"
-#include "storage/mailbox.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/mailbox.hpp"
 #include "tests/support/store_fixture.hpp"
 
 // Counts allocations made on the thread that asks (the whole test binary

@@ -15,9 +15,9 @@
 #include "smtpd/message_buffer.hpp"
 #include "smtpd/metrics.hpp"
 #include "smtpd/reply.hpp"
-#include "storage/blob.hpp"
-#include "storage/directory.hpp"
-#include "storage/mailbox.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/mailbox.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::smtpd {

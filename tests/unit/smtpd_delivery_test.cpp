@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "storage/blob.hpp"
-#include "storage/directory.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/queue.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/queue.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::smtpd {

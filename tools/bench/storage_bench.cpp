@@ -19,10 +19,10 @@
 #include <string>
 
 #include "common/address.hpp"
-#include "storage/blob.hpp"
-#include "storage/directory.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/writer.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/writer.hpp"
 
 namespace {
 

@@ -13,32 +13,10 @@
 
 #include "common/address.hpp"
 #include "common/result.hpp"
-#include "storage/txn.hpp"
+#include "storage/records.hpp"
+#include "storage/lmdb/txn.hpp"
 
 namespace aviary::storage {
-
-struct Domain {
-  std::string name;
-  std::int64_t created = 0;  // unix seconds
-  std::uint64_t users = 0;
-  std::uint64_t aliases = 0;
-};
-
-struct User {
-  std::string address;        // canonical "local@domain"
-  std::uint64_t id = 0;       // never reused, even after the user is deleted
-  std::string password_hash;  // Argon2id PHC string
-  std::uint64_t quota = 0;    // bytes; 0 = no quota
-  std::uint64_t usage = 0;    // bytes stored in the mailbox
-  std::uint64_t messages = 0;
-  std::uint32_t next_uid = 1;
-  std::int64_t created = 0;
-};
-
-struct Alias {
-  std::string source;                // "local@domain", or "@domain" for the catch-all
-  std::vector<std::string> targets;  // canonical addresses, hosted or not
-};
 
 // Domains.
 Status add_domain(WriteTxn& txn, std::string_view domain);

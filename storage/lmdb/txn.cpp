@@ -1,5 +1,5 @@
 // txn.cpp - LMDB transactions and cursors (see txn.hpp).
-#include "storage/txn.hpp"
+#include "storage/lmdb/txn.hpp"
 
 #include <lmdb.h>
 

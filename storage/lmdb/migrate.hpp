@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/txn.hpp"
+#include "storage/lmdb/txn.hpp"
 
 namespace aviary::storage {
 

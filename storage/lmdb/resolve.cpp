@@ -1,9 +1,9 @@
 // resolve.cpp - recipient resolution (see resolve.hpp).
-#include "storage/resolve.hpp"
+#include "storage/lmdb/resolve.hpp"
 
 #include <algorithm>
 
-#include "storage/directory.hpp"
+#include "storage/lmdb/directory.hpp"
 
 namespace aviary::storage {
 namespace {

@@ -1,8 +1,8 @@
 // codec.cpp - see codec.hpp.
-#include "storage/codec.hpp"
+#include "storage/lmdb/codec.hpp"
 
-#include "storage/env.hpp"
-#include "storage/schema.hpp"
+#include "storage/lmdb/env.hpp"
+#include "storage/lmdb/schema.hpp"
 
 namespace aviary::storage {
 

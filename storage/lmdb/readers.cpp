@@ -1,5 +1,5 @@
 // readers.cpp - stale reader slots (see readers.hpp).
-#include "storage/readers.hpp"
+#include "storage/lmdb/readers.hpp"
 
 #include <lmdb.h>
 

@@ -1,5 +1,5 @@
 // blob.cpp - reference-counted message bodies (see blob.hpp).
-#include "storage/blob.hpp"
+#include "storage/lmdb/blob.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "storage/codec.hpp"
+#include "storage/lmdb/codec.hpp"
 
 namespace aviary::storage {
 namespace {

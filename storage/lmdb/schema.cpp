@@ -1,5 +1,5 @@
 // schema.cpp - table names and key encodings (see schema.hpp).
-#include "storage/schema.hpp"
+#include "storage/lmdb/schema.hpp"
 
 namespace aviary::storage {
 

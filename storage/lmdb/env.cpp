@@ -1,5 +1,5 @@
 // env.cpp - opening the LMDB environment and its tables (see env.hpp).
-#include "storage/env.hpp"
+#include "storage/lmdb/env.hpp"
 
 #include <lmdb.h>
 #include <sys/stat.h>
@@ -10,8 +10,8 @@
 #include <filesystem>
 
 #include "common/units.hpp"
-#include "storage/migrate.hpp"
-#include "storage/txn.hpp"
+#include "storage/lmdb/migrate.hpp"
+#include "storage/lmdb/txn.hpp"
 
 namespace aviary::storage {
 

@@ -13,23 +13,10 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "storage/txn.hpp"
+#include "storage/records.hpp"
+#include "storage/lmdb/txn.hpp"
 
 namespace aviary::storage {
-
-struct MessageInfo {
-  std::uint32_t uid = 0;
-  std::uint64_t size = 0;      // prefix + body, the size quota and POP3 count
-  std::int64_t arrival = 0;    // unix seconds
-  std::string uidl;
-  std::uint64_t blob_id = 0;
-};
-
-struct MailboxStat {
-  std::uint64_t messages = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t quota = 0;  // 0 = none
-};
 
 // How append_message treats the quota. `enforce`: the message must fit.
 // `grace`: refused only when the mailbox is already at or over its quota, so

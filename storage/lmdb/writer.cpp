@@ -1,12 +1,12 @@
 // writer.cpp - the group-commit writer thread (see writer.hpp).
-#include "storage/writer.hpp"
+#include "storage/lmdb/writer.hpp"
 
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "common/log.hpp"
-#include "storage/readers.hpp"
+#include "storage/lmdb/readers.hpp"
 
 namespace aviary::storage {
 namespace {

@@ -1,14 +1,14 @@
 // migrate.cpp - the migration steps (see migrate.hpp).
-#include "storage/migrate.hpp"
+#include "storage/lmdb/migrate.hpp"
 
 #include <iterator>
 #include <tuple>
 #include <utility>
 
 #include "common/address.hpp"
-#include "storage/blob.hpp"
-#include "storage/codec.hpp"
-#include "storage/queue.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/codec.hpp"
+#include "storage/lmdb/queue.hpp"
 
 namespace aviary::storage {
 namespace {

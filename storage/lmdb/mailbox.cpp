@@ -1,11 +1,11 @@
 // mailbox.cpp - a user's messages (see mailbox.hpp).
-#include "storage/mailbox.hpp"
+#include "storage/lmdb/mailbox.hpp"
 
 #include <algorithm>
 
-#include "storage/blob.hpp"
-#include "storage/codec.hpp"
-#include "storage/directory.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/codec.hpp"
+#include "storage/lmdb/directory.hpp"
 
 namespace aviary::storage {
 namespace {

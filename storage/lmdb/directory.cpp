@@ -1,12 +1,12 @@
 // directory.cpp - hosted domains, users and aliases (see directory.hpp).
-#include "storage/directory.hpp"
+#include "storage/lmdb/directory.hpp"
 
 #include <algorithm>
 #include <ctime>
 
-#include "storage/codec.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/resolve.hpp"
+#include "storage/lmdb/codec.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/resolve.hpp"
 
 namespace aviary::storage {
 namespace {

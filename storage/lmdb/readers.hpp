@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "storage/env.hpp"
+#include "storage/lmdb/env.hpp"
 
 namespace aviary::storage {
 

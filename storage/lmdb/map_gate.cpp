@@ -1,5 +1,5 @@
 // map_gate.cpp - see map_gate.hpp.
-#include "storage/map_gate.hpp"
+#include "storage/lmdb/map_gate.hpp"
 
 #include <algorithm>
 

@@ -1,8 +1,8 @@
 // queue.cpp - the durable outbound queue (see queue.hpp).
-#include "storage/queue.hpp"
+#include "storage/lmdb/queue.hpp"
 
-#include "storage/blob.hpp"
-#include "storage/codec.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/codec.hpp"
 
 namespace aviary::storage {
 namespace {

@@ -1,11 +1,11 @@
 // generated.cpp - see generated.hpp.
-#include "storage/generated.hpp"
+#include "storage/lmdb/generated.hpp"
 
 #include "common/address.hpp"
-#include "storage/blob.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/queue.hpp"
-#include "storage/resolve.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/queue.hpp"
+#include "storage/lmdb/resolve.hpp"
 
 namespace aviary::storage {
 
