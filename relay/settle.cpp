@@ -39,7 +39,7 @@ void mark_delivered(storage::QueueEntry& entry, const std::map<std::string, std:
   }
 }
 
-Settlement settle_entry(storage::QueueEntry& entry, const RoundResult& round, const SettleFacts& facts) {
+storage::QueueChange settle_entry(storage::QueueEntry& entry, const RoundResult& round, const SettleFacts& facts) {
   mark_delivered(entry, round.delivered);
   std::vector<FailedRecipient> failed;
   for (auto& r : entry.recipients) {
@@ -55,18 +55,19 @@ Settlement settle_entry(storage::QueueEntry& entry, const RoundResult& round, co
     }
   }
   ++entry.attempts;
-  Settlement out;
+  storage::QueueChange out;
   if (any_pending(entry) && expired(entry.created, facts.now, facts.relay.max_queue_time)) expire(entry, facts.relay, failed);
-  out.remove = !any_pending(entry);
-  if (!out.remove) {
+  if (any_pending(entry)) {
     const auto& relay = facts.relay;
     entry.next_attempt = next_attempt(relay.retry, entry.attempts, facts.now, entry.created, relay.max_queue_time);
+  } else {
+    out.action = storage::QueueChange::Action::remove;
   }
   // RFC 5321 §6.1, RFC 3464 §2: never a bounce to the null sender.
   if (!failed.empty() && !entry.sender.empty()) {
     BounceFacts bounce{std::string(facts.hostname), entry.sender, entry.message_id, std::string(facts.bounce_id),
                        entry.created, facts.now, failed};
-    out.bounce = Bounce{build_dsn(bounce, facts.original), entry.sender, std::string(facts.bounce_id), failed.size()};
+    out.bounce = storage::Generated{build_dsn(bounce, facts.original), entry.sender, std::string(facts.bounce_id), facts.now};
   }
   return out;
 }

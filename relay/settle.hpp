@@ -16,7 +16,7 @@
 
 #include "common/config.hpp"
 #include "relay/dsn.hpp"
-#include "storage/queue.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::relay {
 
@@ -37,19 +37,6 @@ struct SettleFacts {
   std::string_view original;
 };
 
-// A bounce to the entry's sender, from the null sender (RFC 3464).
-struct Bounce {
-  std::string message;
-  std::string to;
-  std::string id;
-  std::size_t recipients = 0;  // how many it reports
-};
-
-struct Settlement {
-  bool remove = false;  // no recipient is pending any more: the entry goes
-  std::optional<Bounce> bounce;
-};
-
 // Marks the recipients of `delivered` that are still pending as delivered.
 // The relay writes this as soon as a next hop has taken them: a crash later
 // in the round must not send them the message again.
@@ -59,7 +46,8 @@ void mark_delivered(storage::QueueEntry& entry, const std::map<std::string, std:
 // next attempt from relay.retry), gives up on what is still pending after
 // relay.max_queue_time (4.4.7), and builds the bounce for the recipients
 // that failed now, unless the sender is the null sender (RFC 5321 §6.1).
-Settlement settle_entry(storage::QueueEntry& entry, const RoundResult& round, const SettleFacts& facts);
+// The entry goes once no recipient is pending. A storage::QueueDecision.
+storage::QueueChange settle_entry(storage::QueueEntry& entry, const RoundResult& round, const SettleFacts& facts);
 
 // Whether settling the round may bounce, so that the caller reads the
 // original header section first (the entry's sender and age do not change).

@@ -10,7 +10,6 @@
 #include "smtpd/commands.hpp"
 #include "smtpd/metrics.hpp"
 #include "smtpd/session.hpp"
-#include "storage/lmdb/lmdb_store.hpp"  // TEMPORARY: the relay's Env and Writer, until it uses the Store (h5)
 
 using namespace aviary;
 
@@ -43,7 +42,7 @@ void serve(const Config& config) {
   listen(c.listen, mx_pool, {smtpd::ListenerKind::mx, "smtp"});
   listen(c.submission, submission_pool, {smtpd::ListenerKind::submission, "submission"});
   listen(c.submissions, submission_pool, {smtpd::ListenerKind::submissions, "submissions"});
-  relay::Services relay_services{config, storage::lmdb_env(runtime.store()), storage::lmdb_writer(runtime.store()), relay_metrics};
+  relay::Services relay_services{config, runtime.store(), relay_metrics};
   relay::QueueRunner relay(relay_services, server.io());
   relay.start();
   services.relay_wakeup = [&relay] { relay.wake(); };
