@@ -30,8 +30,8 @@ constexpr int linger_ticks = 40;
 // Entries taken into memory at once; the rest wait in the store.
 constexpr std::size_t max_in_flight = 5000;
 
-// The session refused more than max_hops at DATA and a bounce returns at
-// most 64 KiB of headers: this much of a body is searched for them.
+// The most of a queued body taken as its header section (the Received:
+// count, the headers a bounce returns).
 constexpr std::size_t header_limit = 1 << 20;
 constexpr std::size_t header_piece = 16 * 1024;
 
