@@ -80,8 +80,7 @@ class CommandsTest : public StoreTest {
 
   Services services(bool tls_available = false) {
     return Services{.config = config_,
-                    .env = env(),
-                    .writer = writer_,
+                    .store = store(),
                     .metrics = metrics_,
                     .tls_available = tls_available,
                     .spill_dir = dir_.path(),
@@ -104,7 +103,6 @@ class CommandsTest : public StoreTest {
   Config config_;
   prometheus::Registry registry_;
   Metrics metrics_{registry_};
-  storage::Writer writer_{env()};
 };
 
 // Dialogues -----------------------------------------------------------------------
