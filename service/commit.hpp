@@ -17,12 +17,4 @@ namespace aviary::service {
 using Write = std::function<void(storage::Done)>;
 asio::awaitable<Status> commit(const Write& start);
 
-// TEMPORARY, for relay/ only until it writes through the Store (helper h5):
-// an LMDB Writer::Op on the Writer (storage/lmdb/writer.hpp). Delete then.
-template <class Writer, class Op>
-asio::awaitable<Status> commit(Writer& writer, Op& op) {
-  Write start = [&writer, &op](storage::Done done) { writer.submit(std::move(op), std::move(done)); };
-  co_return co_await commit(start);
-}
-
 }  // namespace aviary::service

@@ -255,7 +255,4 @@ void LmdbStore::set_commit_observer(CommitObserver observer) { writer_.set_commi
 
 void LmdbStore::stop() { writer_.stop(); }
 
-Env& lmdb_env(Store& store) { return dynamic_cast<LmdbStore&>(store).env(); }
-Writer& lmdb_writer(Store& store) { return dynamic_cast<LmdbStore&>(store).writer(); }
-
 }  // namespace aviary::storage

@@ -23,8 +23,7 @@ class LmdbStore : public Store {
   ~LmdbStore() override;
 
   // The LMDB underneath, for code that is about LMDB itself (its tests, the
-  // benchmark). TEMPORARY other use: relay/ reaches the queue through these
-  // until it uses this Store (helper h5); see lmdb_env()/lmdb_writer().
+  // benchmark).
   Env& env() { return env_; }
   Writer& writer() { return writer_; }
 
@@ -79,10 +78,5 @@ class LmdbStore : public Store {
   Env& env_;
   Writer writer_;
 };
-
-// TEMPORARY, for relay/ only until it talks to the Store (helper h5): the
-// LMDB environment and writer behind a store that open_store() made.
-Env& lmdb_env(Store& store);
-Writer& lmdb_writer(Store& store);
 
 }  // namespace aviary::storage

@@ -1,4 +1,0 @@
-// TEMPORARY forwarding header for relay/ only, until relay/ uses storage/store.hpp
-// (helper h5); delete it then. Everything else includes storage/lmdb/queue.hpp.
-#pragma once
-#include "storage/lmdb/queue.hpp"
