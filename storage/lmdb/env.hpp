@@ -2,7 +2,7 @@
 //
 // Env is the only owner of the MDB_env. It creates the directory and the
 // tables on first use, migrates a store written by an older Aviary forward
-// (storage/migrate.hpp) and refuses one written by a newer Aviary.
+// (storage/lmdb/migrate.hpp) and refuses one written by a newer Aviary.
 //
 // The map size is the larger of storage.map_size and the size recorded in
 // the store: LMDB only ever grows the recorded size, and several processes
