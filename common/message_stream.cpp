@@ -1,14 +1,13 @@
 // message_stream.cpp - see message_stream.hpp (RFC 1939 §3, §7 TOP).
 #include "common/message_stream.hpp"
 
+#include <algorithm>
+
 namespace aviary {
 
-bool MessageStream::next(std::string_view prefix, std::string_view body, std::string& out, std::size_t budget) {
-  if (finished_) return false;
-  const std::uint64_t total = prefix.size() + body.size();
-  const std::size_t start = out.size();
-  while (offset_ < total && out.size() - start < budget && !cut_) {
-    char c = offset_ < prefix.size() ? prefix[offset_] : body[offset_ - prefix.size()];
+void MessageStream::feed(std::string_view octets, std::string& out) {
+  for (char c : octets) {
+    if (cut_ || finished_) return;
     ++offset_;
     if (line_start_ && c == '.') out += '.';  // byte-stuffing
     out += c;
@@ -28,11 +27,27 @@ bool MessageStream::next(std::string_view prefix, std::string_view body, std::st
     }
     line_length_ = 0;
   }
-  if (offset_ < total && !cut_) return true;
+}
+
+bool MessageStream::end(std::uint64_t total, std::string& out) {
+  if (finished_) return true;
+  if (offset_ < total && !cut_) return false;
   // Done: the last line gets its CRLF if the message lacked one, then ".".
   if (!line_start_) out += "\r\n";
   out += ".\r\n";
   finished_ = true;
+  return true;
+}
+
+bool MessageStream::next(std::string_view prefix, std::string_view body, std::string& out, std::size_t budget) {
+  if (finished_) return false;
+  const std::uint64_t total = prefix.size() + body.size();
+  const std::uint64_t stop = std::min<std::uint64_t>(total, offset_ + budget);
+  if (offset_ < prefix.size()) feed(prefix.substr(offset_, std::min<std::uint64_t>(stop, prefix.size()) - offset_), out);
+  if (stop > prefix.size() && offset_ >= prefix.size() && offset_ < stop) {
+    feed(body.substr(offset_ - prefix.size(), stop - offset_), out);
+  }
+  end(total, out);
   return true;
 }
 

@@ -22,6 +22,15 @@ class MessageStream {
   // Returns false once everything, including the final ".", is out.
   bool next(std::string_view prefix, std::string_view body, std::string& out, std::size_t budget);
 
+  // The same for a message that arrives in pieces: appends the dot-stuffed
+  // form of `octets`, the message's next ones (from octets() on), stopping
+  // after TOP's last line...
+  void feed(std::string_view octets, std::string& out);
+  // ...and, once the message of `total` octets is all in (or TOP is done),
+  // the final "."; true from then on.
+  bool end(std::uint64_t total, std::string& out);
+  bool finished() const { return finished_; }
+
   std::uint64_t octets() const { return offset_; }  // message octets consumed so far
 
  private:

@@ -2,9 +2,8 @@
 //
 // A snapshot taken at login (mail arriving later waits for the next
 // session), an exclusive lock across processes, and deletion marks that are
-// applied only at QUIT, all at once. The lock is an flock(2) on a per-user
-// file: the kernel drops it when a process dies, so a crash never leaves
-// a maildrop locked.
+// applied only at QUIT, all at once. The lock is the store's
+// (Store::lock_maildrop): a crash never leaves a maildrop locked.
 #pragma once
 
 #include <cstdint>
@@ -13,16 +12,14 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/writer.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::pop3d {
 
 class Maildrop {
  public:
   // Errc::exists when another session holds the lock.
-  static Result<std::unique_ptr<Maildrop>> open(storage::Env& env, const std::string& lock_dir,
-                                                const std::string& address);
+  static Result<std::unique_ptr<Maildrop>> open(storage::Store& store, const std::string& address);
   ~Maildrop();
   Maildrop(const Maildrop&) = delete;
   Maildrop& operator=(const Maildrop&) = delete;
@@ -44,17 +41,18 @@ class Maildrop {
   void unmark_all();
   std::size_t marked() const;
 
-  // The UPDATE state (RFC 1939 §6): one transaction removing every marked
-  // message still present, in this user's mailbox only (by user id). Safe
-  // to run twice.
-  storage::Writer::Op deletion_op() const;
+  // The uids marked deleted, in order.
+  std::vector<std::uint32_t> marked_uids() const;
+  // The UPDATE state (RFC 1939 §6): one write removing every marked message
+  // still present, in this user's mailbox only (by user id).
+  void delete_marked(storage::Store& store, storage::Done done) const;
 
  private:
   Maildrop() = default;
 
   std::string address_;
   std::uint64_t user_id_ = 0;
-  int lock_fd_ = -1;
+  std::unique_ptr<storage::MaildropLock> lock_;
   std::vector<storage::MessageInfo> messages_;
   std::vector<bool> deleted_;
 };

@@ -14,15 +14,10 @@
 #include "service/commit.hpp"
 #include "service/drive_session.hpp"
 #include "pop3d/commands.hpp"
-#include "common/message_stream.hpp"
-#include "storage/blob.hpp"
+#include "service/message_streamer.hpp"
 
 namespace aviary::pop3d {
 namespace {
-
-// RETR sends a message in pieces of about this size, each read under its
-// own short transaction.
-constexpr std::size_t piece_size = 64 * 1024;
 
 class Session {
  public:
@@ -131,7 +126,7 @@ class Session {
       co_return Reply::failure("Authentication failed", "AUTH");
     }
     const std::string& address = auth.address;
-    auto drop = Maildrop::open(svc_.env, svc_.lock_dir, address);
+    auto drop = Maildrop::open(svc_.store, address);
     if (!drop) {
       if (drop.error().code == Errc::exists) {
         svc_.metrics.login("in_use");
@@ -148,47 +143,29 @@ class Session {
     co_return Reply::success("Logged in, " + std::to_string(state_.maildrop->live_count()) + " messages");
   }
 
-  // RETR/TOP: the +OK and the message, piece by piece, each piece read
-  // under its own short transaction. Returns false if the message was
-  // removed (aviaryctl user del) after its first piece went out: a
-  // multi-line response cannot be taken back, and one cut short would make
-  // the client read the replies that follow as message text, so the
-  // connection has been closed instead.
+  // RETR/TOP: the +OK and the message, piece by piece. Returns false if the
+  // message was removed (aviaryctl user del) after its first piece went
+  // out: a multi-line response cannot be taken back, and one cut short
+  // would make the client read the replies that follow as message text, so
+  // the connection has been closed instead.
   asio::awaitable<bool> send_message(const Reply& reply) {
     const storage::MessageInfo* info = state_.maildrop->find(reply.message);
-    MessageStream stream(reply.top_lines);
-    std::string piece;
-    piece.reserve(piece_size + piece_size / 8);  // reused for every piece
-    bool first = true;
-    for (;;) {
-      piece.clear();
-      if (first) piece += format(reply);
-      bool more;
-      {
-        storage::ReadTxn txn(svc_.env);
-        auto view = storage::view_message(txn, state_.maildrop->user_id(), info->uid);
-        if (!view) {
-          // Removed by an administrator since the snapshot.
-          if (first) {
-            send(Reply::failure("Message " + std::to_string(reply.message) + " is gone"));
-            co_return true;
-          }
-          log::warning("pop3d: message ", reply.message, " of ", logged_in_,
-                       " was removed while being sent; closing the connection");
-          conn_.close();
-          co_return false;
-        }
-        std::uint64_t before = stream.octets();
-        more = stream.next(view->prefix, view->body, piece, piece_size);
-        // The map pages of what was just copied are not needed any more.
-        std::uint64_t from = std::max<std::uint64_t>(before, view->prefix.size()) - view->prefix.size();
-        std::uint64_t to = std::max<std::uint64_t>(stream.octets(), view->prefix.size()) - view->prefix.size();
-        if (to > from) storage::release_mapped(view->body.substr(from, to - from));
-      }
-      first = false;
-      if (!more) break;
-      co_await conn_.write(piece);
-      svc_.metrics.bytes_sent(piece.size());
+    service::StoredMessage message = service::StoredMessage::in_mailbox(state_.maildrop->user_id(), info->uid);
+    service::StreamOptions options;
+    options.top_lines = reply.top_lines;
+    options.lead = format(reply);
+    options.written = [this](std::size_t bytes) { svc_.metrics.bytes_sent(bytes); };
+    service::StreamOutcome sent = co_await service::stream_message(conn_, svc_.store, message, options);
+    if (sent == service::StreamOutcome::gone) {
+      // Removed by an administrator since the snapshot.
+      send(Reply::failure("Message " + std::to_string(reply.message) + " is gone"));
+      co_return true;
+    }
+    if (sent == service::StreamOutcome::gone_midway) {
+      log::warning("pop3d: message ", reply.message, " of ", logged_in_,
+                   " was removed while being sent; closing the connection");
+      conn_.close();
+      co_return false;
     }
     if (!reply.top_lines) svc_.metrics.retrieved();
     co_return true;
@@ -198,8 +175,8 @@ class Session {
   asio::awaitable<void> update() {
     std::size_t marked = state_.maildrop->marked();
     if (marked > 0) {
-      storage::Writer::Op op = state_.maildrop->deletion_op();
-      Status done = co_await service::commit(svc_.writer, op);
+      service::Write write = [this](storage::Done done) { state_.maildrop->delete_marked(svc_.store, std::move(done)); };
+      Status done = co_await service::commit(write);
       if (!done) {
         log::error("pop3d: deleting for ", logged_in_, " failed: ", done.error().message);
         Reply failed = Reply::failure("Deleting messages failed; none were deleted", "SYS/TEMP");

@@ -11,19 +11,16 @@
 #include "service/server.hpp"
 #include "service/tls.hpp"
 #include "pop3d/metrics.hpp"
-#include "storage/env.hpp"
-#include "storage/writer.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::pop3d {
 
 struct Services {
   const Config& config;
-  storage::Env& env;
-  storage::Writer& writer;
+  storage::Store& store;
   Metrics& metrics;
   service::Authenticator& authenticator;
   std::shared_ptr<ServerTls> tls;  // null without [tls]
-  std::string lock_dir;
 };
 
 struct ListenerInfo {

@@ -15,14 +15,9 @@
 
 #include "common/header.hpp"
 #include "common/log.hpp"
+#include "relay/settle.hpp"
 #include "service/commit.hpp"
 #include "service/offload.hpp"
-#include "storage/generated.hpp"
-#include "relay/dsn.hpp"
-#include "relay/retry.hpp"
-#include "storage/blob.hpp"
-#include "storage/queue.hpp"
-#include "storage/txn.hpp"
 
 namespace aviary::relay {
 namespace {
@@ -35,7 +30,29 @@ constexpr int linger_ticks = 40;
 // Entries taken into memory at once; the rest wait in the store.
 constexpr std::size_t max_in_flight = 5000;
 
+// The most of a queued body taken as its header section (the Received:
+// count, the headers a bounce returns).
+constexpr std::size_t header_limit = 1 << 20;
+constexpr std::size_t header_piece = 16 * 1024;
+
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// The header section of a queued body (header::section), read piece by
+// piece up to its end, not the whole body; "" when the body is gone.
+std::string read_header_section(storage::Store& store, std::uint64_t blob_id) {
+  // Up to 4 octets past the limit: where section() looks for the empty line.
+  constexpr std::size_t most = header_limit + 4;
+  std::string head;
+  for (;;) {
+    std::size_t before = head.size();
+    auto total = store.read_body(blob_id, before, std::min(header_piece, most - before),
+                                 [&head](std::string_view piece) { head += piece; });
+    if (!total) return {};
+    bool ended = head.find("\r\n\r\n", before < 3 ? 0 : before - 3) != std::string::npos;
+    if (ended || head.size() == before || head.size() >= *total || head.size() >= most) break;
+  }
+  return std::string(header::section(head, header_limit));
+}
 
 std::string domain_of(const std::string& address) {
   auto at = address.rfind('@');
@@ -59,8 +76,7 @@ const char* result_name(Outcome o) {
 struct QueueRunner::Round {
   storage::QueueEntry entry;
   std::size_t open_jobs = 0;
-  std::vector<FailedRecipient> failed;
-  std::map<std::string, std::string> deferred;  // address -> why
+  RoundResult result;
 };
 
 struct QueueRunner::Job {
@@ -102,7 +118,7 @@ QueueRunner::QueueRunner(Services& services, asio::io_context& io)
   // Opportunistic TLS (RFC 7435): encryption when offered, no
   // authentication of the peer, as with Postfix's "may" level.
   tls_.set_verify_mode(asio::ssl::verify_none);
-  client_settings_ = {services.config.hostname, &services.env, &tls_, services.config.relay.transaction_deadline};
+  client_settings_ = {services.config.hostname, &services.store, &tls_, services.config.relay.transaction_deadline};
   std::string locks = services.config.storage.path + "/locks";
   ::mkdir(locks.c_str(), 0700);
   std::string path = locks + "/queue.lock";
@@ -142,13 +158,13 @@ bool QueueRunner::hold_lock() {
 }
 
 void QueueRunner::publish_stats() {
-  storage::ReadTxn txn(svc_.env);
-  auto stats = storage::queue_stats(txn);
+  auto stats = svc_.store.queue_stats();
   // Sub-second "now": a message queued this second is already a little old.
   double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   double age = stats.messages == 0 ? 0.0 : std::max(0.0, now - static_cast<double>(stats.oldest_created));
   svc_.metrics.queue_state(stats.messages, age);
-  svc_.metrics.storage_usage(svc_.env.map_size(), svc_.env.map_used());
+  auto usage = svc_.store.usage();
+  svc_.metrics.storage_usage(usage.capacity, usage.used);
 }
 
 asio::awaitable<void> QueueRunner::poll_loop() {
@@ -158,22 +174,19 @@ asio::awaitable<void> QueueRunner::poll_loop() {
       if (hold_lock()) {
         std::int64_t now = unix_now();
         std::vector<storage::QueueEntry> due;
-        {
-          storage::ReadTxn txn(svc_.env);
-          std::size_t room = max_in_flight - std::min(max_in_flight, in_flight_.size());
-          for (auto id : storage::due_entries(txn, now, room + in_flight_.size() + corrupt_.size())) {
-            if (due.size() >= room) break;
-            if (in_flight_.contains(id) || corrupt_.contains(id)) continue;
-            // One record that cannot be decoded (corruption, a format from a
-            // newer binary) is skipped, not allowed to stop every delivery.
-            std::string why;
-            if (auto entry = storage::find_queued(txn, id, why)) {
-              due.push_back(std::move(*entry));
-            } else if (!why.empty()) {
-              corrupt_.insert(id);
-              svc_.metrics.queue_corrupt_record();
-              log::error("relay: queue entry ", id, " cannot be read and is skipped until a restart: ", why);
-            }
+        std::size_t room = max_in_flight - std::min(max_in_flight, in_flight_.size());
+        for (auto id : svc_.store.due_entries(now, room + in_flight_.size() + corrupt_.size())) {
+          if (due.size() >= room) break;
+          if (in_flight_.contains(id) || corrupt_.contains(id)) continue;
+          // One record that cannot be decoded (corruption, a format from a
+          // newer binary) is skipped, not allowed to stop every delivery.
+          std::string why;
+          if (auto entry = svc_.store.find_queued(id, why)) {
+            due.push_back(std::move(*entry));
+          } else if (!why.empty()) {
+            corrupt_.insert(id);
+            svc_.metrics.queue_corrupt_record();
+            log::error("relay: queue entry ", id, " cannot be read and is skipped until a restart: ", why);
           }
         }
         for (auto& entry : due) dispatch(std::move(entry));
@@ -205,17 +218,12 @@ void QueueRunner::dispatch(storage::QueueEntry entry) {
   // holds our own Received: field. This catches what came in before a
   // lower limit was set.
   const std::size_t max_hops = svc_.config.smtpd.max_hops + 1;
-  std::size_t hops = 0;
-  {
-    storage::ReadTxn txn(svc_.env);
-    auto body = storage::view_blob(txn, e.blob_id);
-    hops = body ? header::received_count(header::section(*body, 1 << 20)) : 0;
-  }
+  std::size_t hops = header::received_count(read_header_section(svc_.store, e.blob_id));
   std::map<std::string, std::shared_ptr<Job>> jobs;
   for (const auto& r : e.recipients) {
     if (r.status != storage::RecipientStatus::pending) continue;
     if (hops > max_hops) {
-      round->failed.push_back({r.address, "5.4.6",
+      round->result.failed.push_back({r.address, "5.4.6",
                                "mail forwarding loop: " + std::to_string(hops) + " Received: headers (limit " +
                                    std::to_string(max_hops) + ")",
                                false, ""});
@@ -353,19 +361,26 @@ asio::awaitable<void> QueueRunner::worker(std::unique_ptr<Slot> slot) {
 asio::awaitable<std::vector<RecipientOutcome>> QueueRunner::deliver(SmtpClient& client, const Job& job) {
   const auto& e = job.round->entry;
   OutboundMessage message{e.message_id, e.sender, job.recipients, e.blob_id, 0, e.flags};
-  {
-    storage::ReadTxn txn(svc_.env);
-    message.size = storage::blob_size(txn, e.blob_id).value_or(0);
-  }
+  message.size = svc_.store.body_size(e.blob_id).value_or(0);
   co_return co_await client.send(message);
 }
 
-asio::awaitable<Status> QueueRunner::commit_op(storage::Writer::Op& op) {
-  // A round must end even if the writer throws (it is stopping, memory ran
+asio::awaitable<Result<std::size_t>> QueueRunner::commit_settle(std::uint64_t id, const storage::QueueDecision& decide) {
+  // A round must end even if the store throws (it is stopping, memory ran
   // out): otherwise its entry stays in flight and is never tried again.
+  auto copies = std::make_shared<std::size_t>(0);
+  service::Write start = [this, id, &decide, copies](storage::Done done) {
+    svc_.store.settle(id, decide, [copies, done = std::move(done)](const Result<std::size_t>& stored) {
+      if (!stored) return done(stored.error());
+      *copies = *stored;
+      done({});
+    });
+  };
   std::string why;
   try {
-    co_return co_await service::commit(svc_.writer, op);
+    Status s = co_await service::commit(start);
+    if (!s) co_return s.error();
+    co_return *copies;
   } catch (const std::exception& e) {
     why = e.what();
   }
@@ -376,7 +391,7 @@ asio::awaitable<void> QueueRunner::settle(std::shared_ptr<Job> job, std::vector<
                                           std::string peer) {
   auto round = job->round;
   const auto& e = round->entry;
-  std::vector<std::string> delivered;
+  std::map<std::string, std::string> delivered;
   for (std::size_t i = 0; i < job->recipients.size(); ++i) {
     const auto& rcpt = job->recipients[i];
     const auto& o = outcomes[i];
@@ -384,30 +399,22 @@ asio::awaitable<void> QueueRunner::settle(std::shared_ptr<Job> job, std::vector<
     log::info("relay: id=", e.message_id, " to=<", rcpt, "> relay=", peer.empty() ? "none" : peer,
               " status=", result_name(o.outcome), " (", o.diagnostic, ")");
     switch (o.outcome) {
-      case Outcome::delivered: delivered.push_back(rcpt); break;
-      case Outcome::deferred: round->deferred[rcpt] = o.diagnostic; break;
+      case Outcome::delivered: delivered[rcpt] = peer; break;
+      case Outcome::deferred: round->result.deferred[rcpt] = o.diagnostic; break;
       case Outcome::failed:
-        round->failed.push_back({rcpt, o.status, o.diagnostic, o.remote_reply, o.remote_reply ? peer : ""});
+        round->result.failed.push_back({rcpt, o.status, o.diagnostic, o.remote_reply, o.remote_reply ? peer : ""});
         break;
     }
   }
   if (!delivered.empty()) {
+    round->result.delivered.insert(delivered.begin(), delivered.end());
     // Written now, not with the rest of the round: a crash after this must
     // not send these recipients the message again.
-    std::uint64_t id = e.id;
-    storage::Writer::Op op = [id, delivered, peer](storage::WriteTxn& txn) -> Status {
-      auto entry = storage::find_queued(txn, id);
-      if (!entry) return {};  // deleted by an administrator meanwhile
-      for (auto& r : entry->recipients) {
-        if (r.status == storage::RecipientStatus::pending &&
-            std::find(delivered.begin(), delivered.end(), r.address) != delivered.end()) {
-          r.status = storage::RecipientStatus::delivered;
-          r.diagnostic = "delivered to " + peer;
-        }
-      }
-      return storage::update_queued(txn, *entry);
+    storage::QueueDecision decide = [delivered](storage::QueueEntry& entry) {
+      mark_delivered(entry, delivered);
+      return storage::QueueChange{};
     };
-    Status s = co_await commit_op(op);
+    auto s = co_await commit_settle(e.id, decide);
     if (!s) log::error("relay: id=", e.message_id, ": cannot record deliveries: ", s.error().message);
   }
   if (--round->open_jobs == 0) co_await finish(round);
@@ -415,69 +422,28 @@ asio::awaitable<void> QueueRunner::settle(std::shared_ptr<Job> job, std::vector<
 
 asio::awaitable<void> QueueRunner::finish(std::shared_ptr<Round> round) {
   const auto& relay = svc_.config.relay;
-  const std::string hostname = svc_.config.hostname;
-  std::int64_t now = unix_now();
-  std::string bounce_id = header::new_message_id();
-  auto bounced = std::make_shared<std::size_t>(0);
-  storage::Writer::Op op = [round, relay, hostname, now, bounce_id, bounced](storage::WriteTxn& txn) -> Status {
-    *bounced = 0;
-    auto entry = storage::find_queued(txn, round->entry.id);
-    if (!entry) return {};
-    std::vector<FailedRecipient> failed;
-    for (auto& r : entry->recipients) {
-      if (r.status != storage::RecipientStatus::pending) continue;
-      auto f = std::find_if(round->failed.begin(), round->failed.end(),
-                            [&](const FailedRecipient& x) { return x.address == r.address; });
-      if (f != round->failed.end()) {
-        r.status = storage::RecipientStatus::failed;
-        r.diagnostic = f->diagnostic;
-        failed.push_back(*f);
-      } else if (auto d = round->deferred.find(r.address); d != round->deferred.end()) {
-        r.diagnostic = d->second;
-      }
-    }
-    ++entry->attempts;
-    bool pending = std::any_of(entry->recipients.begin(), entry->recipients.end(),
-                               [](const storage::QueueRecipient& r) { return r.status == storage::RecipientStatus::pending; });
-    if (pending && expired(entry->created, now, relay.max_queue_time)) {
-      for (auto& r : entry->recipients) {
-        if (r.status != storage::RecipientStatus::pending) continue;
-        r.status = storage::RecipientStatus::failed;
-        std::string why = "delivery time expired after " + std::to_string(relay.max_queue_time.count()) + "s";
-        if (!r.diagnostic.empty()) why += "; last error: " + r.diagnostic;
-        r.diagnostic = why;
-        failed.push_back({r.address, "4.4.7", why, false, ""});
-      }
-      pending = false;
-    }
-    std::string original;
-    if (!failed.empty() && !entry->sender.empty()) {
-      auto body = storage::view_blob(txn, entry->blob_id);
-      if (body) original = std::string(header::section(*body, 1 << 20));
-    }
-    if (pending) {
-      entry->next_attempt = next_attempt(relay.retry, entry->attempts, now, entry->created, relay.max_queue_time);
-      if (auto s = storage::update_queued(txn, *entry); !s) return s;
-    } else if (auto s = storage::remove_queued(txn, entry->id); !s) {
-      return s;
-    }
-    // RFC 5321 §6.1, RFC 3464 §2: never a bounce to the null sender.
-    if (!failed.empty() && !entry->sender.empty()) {
-      BounceFacts facts{hostname, entry->sender, entry->message_id, bounce_id, entry->created, now, failed};
-      std::string dsn = build_dsn(facts, original);
-      *bounced = storage::deliver_generated(txn, dsn, entry->sender, now, bounce_id) > 0 ? failed.size() : 0;
-      if (*bounced == 0) *bounced = static_cast<std::size_t>(-1);
-    }
-    return {};
-  };
-  Status s = co_await commit_op(op);
   const auto& e = round->entry;
-  if (!s) {
-    log::error("relay: id=", e.message_id, ": cannot record the attempt: ", s.error().message);
-  } else if (*bounced == static_cast<std::size_t>(-1)) {
-    log::warning("relay: id=", e.message_id, ": the bounce to <", e.sender, "> has nowhere to go");
-  } else if (*bounced > 0) {
+  std::int64_t now = unix_now();
+  std::string original;
+  if (needs_original(e, round->result, now, relay)) original = read_header_section(svc_.store, e.blob_id);
+  std::string hostname = svc_.config.hostname;
+  std::string bounce_id = header::new_message_id();
+  // Whether the settlement committed asked for a bounce (it may be decided
+  // more than once; the last decision is the one stored).
+  auto bounce_wanted = std::make_shared<bool>(false);
+  storage::QueueDecision decide = [round, relay, hostname, now, bounce_id, original,
+                                   bounce_wanted](storage::QueueEntry& entry) {
+    auto change = settle_entry(entry, round->result, {now, relay, hostname, bounce_id, original});
+    *bounce_wanted = change.bounce.has_value();
+    return change;
+  };
+  auto copies = co_await commit_settle(e.id, decide);
+  if (!copies) {
+    log::error("relay: id=", e.message_id, ": cannot record the attempt: ", copies.error().message);
+  } else if (*copies > 0) {
     log::info("relay: id=", e.message_id, ": bounce id=", bounce_id, " to <", e.sender, ">");
+  } else if (*bounce_wanted) {
+    log::warning("relay: id=", e.message_id, ": the bounce to <", e.sender, "> has nowhere to go");
   }
   in_flight_.erase(e.id);
 }

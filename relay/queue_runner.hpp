@@ -27,8 +27,7 @@
 #include "relay/route.hpp"
 #include "relay/services.hpp"
 #include "relay/smtp_client.hpp"
-#include "storage/queue.hpp"
-#include "storage/writer.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::relay {
 
@@ -65,7 +64,8 @@ class QueueRunner {
   asio::awaitable<std::vector<RecipientOutcome>> deliver(SmtpClient& client, const Job& job);
   asio::awaitable<void> settle(std::shared_ptr<Job> job, std::vector<RecipientOutcome> outcomes, std::string peer);
   asio::awaitable<void> finish(std::shared_ptr<Round> round);
-  asio::awaitable<Status> commit_op(storage::Writer::Op& op);
+  // Copies of a bounce stored, or why nothing was.
+  asio::awaitable<Result<std::size_t>> commit_settle(std::uint64_t id, const storage::QueueDecision& decide);
 
   Services& svc_;
   service::Executor strand_;

@@ -3,15 +3,13 @@
 
 #include "common/config.hpp"
 #include "relay/metrics.hpp"
-#include "storage/env.hpp"
-#include "storage/writer.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::relay {
 
 struct Services {
   const Config& config;
-  storage::Env& env;
-  storage::Writer& writer;
+  storage::Store& store;
   Metrics& metrics;
 };
 

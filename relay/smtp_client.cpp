@@ -6,13 +6,11 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <algorithm>
+#include <limits>
 
 #include "common/address.hpp"
 #include "common/log.hpp"
-#include "common/message_stream.hpp"
-#include "storage/blob.hpp"
-#include "storage/queue.hpp"
-#include "storage/txn.hpp"
+#include "service/message_streamer.hpp"
 
 namespace aviary::relay {
 namespace {
@@ -31,7 +29,6 @@ constexpr seconds quit_timeout{10};
 
 constexpr std::size_t max_reply_line = 4096;
 constexpr std::size_t max_reply_lines = 200;
-constexpr std::size_t piece_size = 64 * 1024;
 
 RecipientOutcome from_reply(const ServerReply& reply, const std::string& peer) {
   RecipientOutcome out;
@@ -219,27 +216,16 @@ asio::awaitable<std::optional<std::string>> SmtpClient::open(const Target& targe
 }
 
 asio::awaitable<void> SmtpClient::send_body(const OutboundMessage& m) {
-  MessageStream stream(std::nullopt);
-  std::string piece;
-  piece.reserve(piece_size + piece_size / 8);
-  conn_->set_timeout(data_block_timeout);
-  for (;;) {
-    piece.clear();
-    bool more;
-    {
-      storage::ReadTxn txn(*settings_.env);
-      auto body = storage::view_blob(txn, m.blob_id);
-      if (!body) throw std::runtime_error("the message body is missing from the store");
-      std::uint64_t before = stream.octets();
-      more = stream.next({}, *body, piece, piece_size);
-      if (stream.octets() > before) storage::release_mapped(body->substr(before, stream.octets() - before));
-    }
-    // After the deadline an interrupted connection still takes writes for a
-    // few seconds each; a slow reader must not stretch that piece by piece.
+  const auto body = service::StoredMessage::queued(m.blob_id);
+  service::StreamOptions options;
+  // After the deadline an interrupted connection still takes writes for a
+  // few seconds each; a slow reader must not stretch that piece by piece.
+  options.before_write = [this] {
     if (deadline_passed_) throw std::system_error(asio::error::timed_out);
-    if (!piece.empty()) co_await conn_->write(piece);
-    if (!more) break;
-  }
+  };
+  conn_->set_timeout(data_block_timeout);
+  auto outcome = co_await service::stream_message(*conn_, *settings_.store, body, options);
+  if (outcome != service::StreamOutcome::sent) throw std::runtime_error("the message body is missing from the store");
 }
 
 asio::awaitable<std::vector<RecipientOutcome>> SmtpClient::send(const OutboundMessage& m) {
@@ -259,11 +245,8 @@ asio::awaitable<std::vector<RecipientOutcome>> SmtpClient::send(const OutboundMe
   // The content decides, not what the client declared: a message that
   // claims 7BIT but carries 8-bit octets is still 8-bit on the wire.
   bool eight_bit = false;
-  {
-    storage::ReadTxn txn(*settings_.env);
-    auto body = storage::view_blob(txn, m.blob_id);
-    eight_bit = body && !is_ascii(*body);
-  }
+  settings_.store->read_body(m.blob_id, 0, std::numeric_limits<std::size_t>::max(),
+                             [&eight_bit](std::string_view piece) { eight_bit = eight_bit || !is_ascii(piece); });
   if (eight_bit && !ext_.eightbitmime)
     co_return all(ours(Outcome::failed, "5.6.3",
                        peer_ + " does not support 8BITMIME and this 8-bit message cannot be converted"));

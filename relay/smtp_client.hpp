@@ -19,7 +19,7 @@
 #include "service/connection.hpp"
 #include "relay/client_reply.hpp"
 #include "relay/dns.hpp"
-#include "storage/env.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::relay {
 
@@ -43,7 +43,7 @@ struct RecipientOutcome {
 
 struct ClientSettings {
   std::string hostname;  // for EHLO
-  storage::Env* env = nullptr;  // where the bodies are
+  storage::Store* store = nullptr;  // where the bodies are
   asio::ssl::context* tls = nullptr;  // null: never STARTTLS
   // relay.transaction_deadline: one connection set-up, one transaction.
   std::chrono::seconds transaction_deadline{600};

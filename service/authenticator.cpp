@@ -9,7 +9,6 @@
 
 #include "common/address.hpp"
 #include "service/offload.hpp"
-#include "storage/directory.hpp"
 
 namespace aviary::service {
 namespace {
@@ -57,9 +56,9 @@ class Turn {
 
 }  // namespace
 
-Authenticator::Authenticator(storage::Env& env, asio::thread_pool& hashing, const AuthPolicy& policy,
+Authenticator::Authenticator(storage::Store& store, asio::thread_pool& hashing, const AuthPolicy& policy,
                              const PasswordParams& params)
-    : env_(env),
+    : store_(store),
       hashing_(hashing),
       throttle_(policy.throttle),
       failure_delay_(policy.failure_delay),
@@ -95,8 +94,7 @@ asio::awaitable<AuthResult> Authenticator::verify(const std::string& ip, const s
 
   std::string hash = dummy_hash_;
   if (auto parsed = parse_address(user)) {
-    storage::ReadTxn txn(env_);
-    if (auto found = storage::find_user(txn, *parsed)) {
+    if (auto found = store_.find_user(*parsed)) {
       hash = found->password_hash;
       result.address = found->address;
     }

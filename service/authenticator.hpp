@@ -10,7 +10,7 @@
 
 #include "common/auth_throttle.hpp"
 #include "common/password.hpp"
-#include "storage/env.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::service {
 
@@ -43,14 +43,14 @@ AuthPolicy auth_policy(const Section& section) {
 
 class Authenticator {
  public:
-  Authenticator(storage::Env& env, asio::thread_pool& hashing, const AuthPolicy& policy, const PasswordParams& params);
+  Authenticator(storage::Store& store, asio::thread_pool& hashing, const AuthPolicy& policy, const PasswordParams& params);
 
   // Never logs or keeps the password. `throttled`: the address has passed
   // the ban threshold; the password was not checked.
   asio::awaitable<AuthResult> verify(const std::string& ip, const std::string& user, const std::string& password);
 
  private:
-  storage::Env& env_;
+  storage::Store& store_;
   asio::thread_pool& hashing_;
   AuthThrottle throttle_;
   std::chrono::seconds failure_delay_;

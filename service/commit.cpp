@@ -10,17 +10,17 @@
 
 namespace aviary::service {
 
-asio::awaitable<Status> commit(storage::Writer& writer, storage::Writer::Op& op) {
+asio::awaitable<Status> commit(const Write& start) {
   auto executor = co_await asio::this_coro::executor;
   // A named initiation: GCC 12 mishandles lambda temporaries in co_await.
-  auto initiation = [&writer, &op, executor](auto handler) {
-    // The work guard keeps the io_context running while the writer works.
+  auto initiation = [&start, executor](auto handler) {
+    // The work guard keeps the io_context running while the store works.
     struct Pending {
       decltype(handler) resume;
       asio::executor_work_guard<decltype(executor)> work;
     };
     auto pending = std::make_shared<Pending>(Pending{std::move(handler), asio::make_work_guard(executor)});
-    writer.submit(std::move(op), [pending](const Status& status) {
+    start([pending](const Status& status) {
       auto ex = pending->work.get_executor();
       asio::post(ex, [pending, status]() mutable {
         std::move(pending->resume)(status);

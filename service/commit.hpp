@@ -1,17 +1,20 @@
-// commit.hpp - awaiting the group-commit writer from a coroutine.
+// commit.hpp - awaiting a store write (storage/store.hpp) from a coroutine.
 //
-// The writer thread finishes the operation and posts the result back to the
-// session's strand, so the coroutine resumes on its own executor and no
-// I/O thread ever waits for an fsync.
+// The store finishes the write on its own thread and the result is posted
+// back to the session's executor, so the coroutine resumes there and no I/O
+// thread ever waits for an fsync.
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <functional>
 
-#include "storage/writer.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::service {
 
-// `op` is taken from the caller (moved to the writer); pass a named object.
-asio::awaitable<Status> commit(storage::Writer& writer, storage::Writer::Op& op);
+// Starts one store write, e.g. [&](storage::Done done) { store.deliver(d, done); },
+// and resumes when it is committed (or failed). Pass a named object.
+using Write = std::function<void(storage::Done)>;
+asio::awaitable<Status> commit(const Write& start);
 
 }  // namespace aviary::service

@@ -6,9 +6,6 @@
 
 #include "common/sasl.hpp"
 #include "smtpd/command_parser.hpp"
-#include "storage/directory.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/resolve.hpp"
 
 namespace aviary::smtpd {
 namespace {
@@ -101,8 +98,7 @@ bool owns_sender(const SessionState& s, const Services& svc, const Address& send
   }
   // An alias that delivers to the user is the user's too; a catch-all is
   // not (it would make every address of the domain the user's).
-  storage::ReadTxn txn(svc.env);
-  auto r = storage::resolve_recipient(txn, sender, storage::CatchAll::ignore);
+  auto r = svc.store.resolve(sender, storage::CatchAll::ignore);
   return r.outcome == storage::Resolution::Outcome::deliver &&
          std::find(r.local.begin(), r.local.end(), s.auth_user) != r.local.end();
 }
@@ -153,17 +149,16 @@ Reply mail(SessionState& s, const Services& svc, std::string_view args) {
 // goes to the hosted domain that is our hostname or its nearest parent.
 std::string postmaster_domain(const Services& svc) {
   std::string_view name = svc.config.hostname;
-  storage::ReadTxn txn(svc.env);
   for (std::string_view candidate = name; !candidate.empty();) {
     auto domain = normalize_domain(candidate);
-    if (domain && storage::is_hosted(txn, *domain)) return *domain;
+    if (domain && svc.store.is_hosted(*domain)) return *domain;
     auto dot = candidate.find('.');
     if (dot == std::string_view::npos) break;
     candidate.remove_prefix(dot + 1);
   }
   // Otherwise the first hosted domain that has a postmaster.
-  for (const auto& domain : storage::list_domains(txn)) {
-    auto r = storage::resolve_recipient(txn, Address{"postmaster", domain.name});
+  for (const auto& domain : svc.store.list_domains()) {
+    auto r = svc.store.resolve(Address{"postmaster", domain.name}, storage::CatchAll::use);
     if (r.outcome == storage::Resolution::Outcome::deliver) return domain.name;
   }
   return svc.config.hostname;
@@ -194,8 +189,7 @@ Reply rcpt(SessionState& s, const Services& svc, std::string_view args) {
   }
   const std::string shown = "<" + rcpt.to_string() + ">";
 
-  storage::ReadTxn txn(svc.env);
-  auto r = storage::resolve_recipient(txn, rcpt);
+  auto r = svc.store.resolve(rcpt, storage::CatchAll::use);
   using Outcome = storage::Resolution::Outcome;
   switch (r.outcome) {
     case Outcome::not_hosted:
@@ -227,7 +221,7 @@ Reply rcpt(SessionState& s, const Services& svc, std::string_view args) {
   }
   for (const auto& user : r.local) {
     // RFC 1893 X.2.2: refused now, while the client can still tell its sender.
-    if (!storage::fits_quota(txn, user, s.txn.declared_size.value_or(1))) {
+    if (!svc.store.fits_quota(user, s.txn.declared_size.value_or(1))) {
       svc.metrics.recipient("rejected");
       return Reply(552, "5.2.2", shown + ": Mailbox full");
     }

@@ -1,9 +1,6 @@
-// delivery.hpp - turning a received message into one storage commit.
-//
-// The body (with the Received header) becomes one blob; each local mailbox
-// gets a copy that is only its own Return-Path and Delivered-To lines plus a
-// reference to the blob; remote recipients go to the outbound queue in the
-// same transaction.
+// delivery.hpp - a received message as the store takes it: the trace
+// header in front of the body, and the bounce for mailboxes found full at
+// commit (storage::Delivery says what the one commit stores).
 #pragma once
 
 #include <cstdint>
@@ -14,7 +11,7 @@
 
 #include "smtpd/message_buffer.hpp"
 #include "smtpd/session_state.hpp"
-#include "storage/writer.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::smtpd {
 
@@ -38,21 +35,19 @@ struct Delivery {
   std::vector<std::string> local;
   std::vector<std::string> remote;
   std::string header;  // prepended to the body in the blob (Received)
-  // Owned here, not by the session: the writer may run the operation after
-  // the session is gone.
+  // Owned here, not by the session: the store may run the write after the
+  // session is gone.
   std::unique_ptr<MessageBuffer> body;
   std::int64_t arrival = 0;
   std::uint8_t body_flags = 0;  // storage::BodyFlags, for the relay
   std::string hostname;         // ours, for a bounce written at commit
 };
 
-// The write operation: safe to run again (the writer retries batches).
-// The quota is enforced here, in the commit, not only at RCPT: concurrent
-// sessions each passed RCPT against the same usage. A mailbox already at or
-// over its quota gets nothing (the message that crosses the line still
-// lands). If no recipient is left the operation fails with over_quota (the
-// session answers 552 5.2.2); if others took the message, the sender gets a
-// bounce for the full mailboxes.
-storage::Writer::Op make_delivery_op(std::shared_ptr<const Delivery> delivery);
+// The store's request, which keeps `delivery` alive. The quota is enforced
+// in the commit, not only at RCPT: concurrent sessions each passed RCPT
+// against the same usage. If no recipient is left the write fails with
+// over_quota (the session answers 552 5.2.2); if others took the message,
+// the sender gets a bounce for the full mailboxes (none to the null sender).
+std::shared_ptr<const storage::Delivery> storage_delivery(std::shared_ptr<const Delivery> delivery);
 
 }  // namespace aviary::smtpd

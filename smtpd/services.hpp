@@ -1,4 +1,4 @@
-// services.hpp - what sessions share: configuration, store, writer, metrics.
+// services.hpp - what sessions share: configuration, store, metrics.
 #pragma once
 
 #include <functional>
@@ -6,8 +6,7 @@
 
 #include "common/config.hpp"
 #include "smtpd/metrics.hpp"
-#include "storage/env.hpp"
-#include "storage/writer.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::service {
 class Authenticator;
@@ -17,8 +16,7 @@ namespace aviary::smtpd {
 
 struct Services {
   const Config& config;
-  storage::Env& env;
-  storage::Writer& writer;
+  storage::Store& store;
   Metrics& metrics;
   bool tls_available = false;
   std::string spill_dir;  // where large messages wait for their commit

@@ -22,7 +22,7 @@
 #include "smtpd/data_reader.hpp"
 #include "smtpd/delivery.hpp"
 #include "smtpd/message_buffer.hpp"
-#include "storage/queue.hpp"
+#include "storage/records.hpp"
 
 namespace aviary::smtpd {
 namespace {
@@ -282,8 +282,9 @@ class Session {
     }
     std::uint64_t size = delivery->header.size() + delivery->body->size();
 
-    storage::Writer::Op op = make_delivery_op(delivery);
-    Status stored = co_await service::commit(svc_.writer, op);
+    auto request = storage_delivery(delivery);
+    service::Write write = [this, &request](storage::Done done) { svc_.store.deliver(request, std::move(done)); };
+    Status stored = co_await service::commit(write);
     std::string recipients;
     for (const auto& r : state_.txn.recipients) recipients += (recipients.empty() ? "<" : ",<") + r + ">";
     state_.reset_transaction();

@@ -9,9 +9,12 @@
 // call that the backend may batch with others (LMDB's group commit); its
 // completion, the Done callback, means "durably committed" (fsync done) or
 // "nothing of it stored" (an error Status). Done runs on a backend thread:
-// callers post it where they need it (service/commit.hpp awaits it).
+// callers post it where they need it (service/commit.hpp awaits it). A
+// store that cannot work at all (I/O error, corruption) throws Failure.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,6 +26,7 @@
 
 #include "common/address.hpp"
 #include "common/result.hpp"
+#include "storage/failure.hpp"
 #include "storage/records.hpp"
 
 namespace aviary::storage {
@@ -32,6 +36,9 @@ using Done = std::function<void(const Status&)>;
 // Receives stored octets, in one or more pieces, only during the call that
 // was given it (the pieces may point into a memory map).
 using Sink = std::function<void(std::string_view piece)>;
+
+// Told the duration and the number of writes of each commit (for metrics).
+using CommitObserver = std::function<void(std::chrono::duration<double> elapsed, std::size_t writes)>;
 
 // A received message, stored in one commit: the body once, a copy (its own
 // Return-Path and Delivered-To lines plus a reference to the body) in each
@@ -63,6 +70,7 @@ struct Generated {
   std::string message;
   std::string to;
   std::string id;
+  std::int64_t now = 0;  // its arrival, unix seconds
 };
 
 // What the relay decides about a queue entry after a round of attempts.
@@ -123,12 +131,15 @@ class Store {
   virtual void del_alias(Address source, Done done) = 0;
 
   // -- mailboxes
-  virtual std::vector<MessageInfo> list_messages(std::uint64_t user_id) = 0;
+  // The messages of this user, by id (a user deleted and created again
+  // under the same address is another mailbox).
+  virtual std::vector<MessageInfo> list_messages(const User& user) = 0;
   virtual std::optional<MailboxStat> mailbox_stat(std::string_view address_key) = 0;
   // Octets [offset, offset + max) of a stored message (its own lines, then
-  // the shared body) to `sink`; false when the message is gone.
-  virtual bool read_message(std::uint64_t user_id, std::uint32_t uid, std::uint64_t offset, std::size_t max,
-                            const Sink& sink) = 0;
+  // the shared body) to `sink`; the message's whole size, or nullopt when
+  // it is gone.
+  virtual std::optional<std::uint64_t> read_message(std::uint64_t user_id, std::uint32_t uid, std::uint64_t offset,
+                                                    std::size_t max, const Sink& sink) = 0;
   // POP3's UPDATE state: the messages with these uids still present, of this
   // user id only (a user deleted and created again keeps the new mail).
   virtual void delete_messages(std::string address_key, std::uint64_t user_id, std::vector<std::uint32_t> uids,
@@ -152,9 +163,18 @@ class Store {
 
   // -- queued bodies
   virtual std::optional<std::uint64_t> body_size(std::uint64_t blob_id) = 0;
-  virtual bool read_body(std::uint64_t blob_id, std::uint64_t offset, std::size_t max, const Sink& sink) = 0;
+  // As read_message, for a queued body.
+  virtual std::optional<std::uint64_t> read_body(std::uint64_t blob_id, std::uint64_t offset, std::size_t max,
+                                                 const Sink& sink) = 0;
 
   virtual Usage usage() = 0;
+
+  // -- running
+  virtual void set_commit_observer(CommitObserver observer) = 0;
+  // Finishes the writes already started (every Done is called); later ones
+  // fail. Call it while whatever the Done callbacks post to still exists.
+  // Idempotent; the destructor calls it.
+  virtual void stop() = 0;
 };
 
 // Starts one write and waits for its completion: aviaryctl and tests.

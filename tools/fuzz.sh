@@ -33,7 +33,7 @@ target_flags=("${common_flags[@]}" -Werror -fsanitize=fuzzer,address,undefined -
 
 # What each target needs, and no more. The store is one library: all of
 # storage/, and the common/ files it uses.
-storage_sources=(storage/*.cpp common/units.cpp)
+storage_sources=(storage/*.cpp storage/lmdb/*.cpp common/units.cpp)
 data_reader_sources=(smtpd/data_reader.cpp)
 smtp_command_sources=(
   smtpd/command_parser.cpp smtpd/commands.cpp smtpd/data_reader.cpp smtpd/message_buffer.cpp smtpd/metrics.cpp

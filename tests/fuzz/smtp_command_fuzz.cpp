@@ -33,11 +33,12 @@
 #include "smtpd/reply.hpp"
 #include "smtpd/services.hpp"
 #include "smtpd/session_state.hpp"
-#include "storage/blob.hpp"
-#include "storage/directory.hpp"
-#include "storage/env.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/writer.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/env.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/lmdb_store.hpp"
+#include "storage/lmdb/writer.hpp"
 
 namespace {
 
@@ -60,7 +61,7 @@ std::string temp_root;
 struct World {
   Config config;
   std::unique_ptr<storage::Env> env;
-  std::unique_ptr<storage::Writer> writer;
+  std::unique_ptr<storage::LmdbStore> store;
   prometheus::Registry registry;
   std::unique_ptr<Metrics> metrics;
 
@@ -105,7 +106,7 @@ struct World {
       std::fprintf(stderr, "cannot set up the store: %s\n", s.error().message.c_str());
       std::abort();
     }
-    writer = std::make_unique<storage::Writer>(*env);
+    store = std::make_unique<storage::LmdbStore>(*env);
     metrics = std::make_unique<Metrics>(registry);
   }
 };
@@ -242,8 +243,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool tls_available = (data[0] & 1) != 0;
   std::string_view script(reinterpret_cast<const char*>(data) + 1, size - 1);
   Services services{.config = world->config,
-                    .env = *world->env,
-                    .writer = *world->writer,
+                    .store = *world->store,
                     .metrics = *world->metrics,
                     .tls_available = tls_available,
                     .spill_dir = temp_root};

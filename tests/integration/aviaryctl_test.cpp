@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "common/password.hpp"
-#include "storage/blob.hpp"
-#include "storage/directory.hpp"
-#include "storage/env.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/queue.hpp"
-#include "storage/writer.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/env.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/queue.hpp"
+#include "storage/lmdb/writer.hpp"
 #include "tests/integration/json_reader.hpp"
 #include "tests/integration/program_runner.hpp"
 #include "tests/support/temp_dir.hpp"

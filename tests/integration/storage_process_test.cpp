@@ -16,10 +16,10 @@
 #include <optional>
 #include <thread>
 
-#include "storage/blob.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/readers.hpp"
-#include "storage/writer.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/readers.hpp"
+#include "storage/lmdb/writer.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::test {

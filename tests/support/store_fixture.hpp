@@ -6,9 +6,10 @@
 #include <memory>
 
 #include "common/address.hpp"
-#include "storage/directory.hpp"
-#include "storage/env.hpp"
-#include "storage/writer.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/env.hpp"
+#include "storage/lmdb/lmdb_store.hpp"
+#include "storage/lmdb/writer.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace aviary::test {
@@ -26,6 +27,12 @@ class StoreTest : public ::testing::Test {
   }
 
   storage::Env& env() { return *env_; }
+  // The Store on this environment, made on first use: for code that talks
+  // to storage::Store (the daemons' logic).
+  storage::LmdbStore& store() {
+    if (!store_) store_ = std::make_unique<storage::LmdbStore>(*env_);
+    return *store_;
+  }
 
   // Runs `op` in its own committed transaction and expects it to succeed.
   void write(const storage::Writer::Op& op) {
@@ -55,6 +62,7 @@ class StoreTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<storage::Env> env_;
+  std::unique_ptr<storage::LmdbStore> store_;  // goes before env_
 };
 
 }  // namespace aviary::test

@@ -12,10 +12,10 @@
 #include <cstdint>
 #include <string>
 
-#include "storage/codec.hpp"
-#include "storage/env.hpp"
-#include "storage/schema.hpp"
-#include "storage/writer.hpp"
+#include "storage/lmdb/codec.hpp"
+#include "storage/lmdb/env.hpp"
+#include "storage/lmdb/schema.hpp"
+#include "storage/lmdb/writer.hpp"
 
 namespace aviary::test::wave1 {
 

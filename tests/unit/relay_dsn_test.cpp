@@ -6,10 +6,10 @@
 
 #include <gtest/gtest.h>
 
-#include "storage/generated.hpp"
-#include "storage/blob.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/queue.hpp"
+#include "storage/lmdb/generated.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/queue.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::relay {

@@ -1,5 +1,5 @@
 // resolve_test.cpp - recipient resolution, one labelled row per rule.
-#include "storage/resolve.hpp"
+#include "storage/lmdb/resolve.hpp"
 
 #include "tests/support/store_fixture.hpp"
 

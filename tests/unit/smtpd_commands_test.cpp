@@ -15,9 +15,9 @@
 #include "smtpd/message_buffer.hpp"
 #include "smtpd/metrics.hpp"
 #include "smtpd/reply.hpp"
-#include "storage/blob.hpp"
-#include "storage/directory.hpp"
-#include "storage/mailbox.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/mailbox.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::smtpd {
@@ -80,8 +80,7 @@ class CommandsTest : public StoreTest {
 
   Services services(bool tls_available = false) {
     return Services{.config = config_,
-                    .env = env(),
-                    .writer = writer_,
+                    .store = store(),
                     .metrics = metrics_,
                     .tls_available = tls_available,
                     .spill_dir = dir_.path(),
@@ -104,7 +103,6 @@ class CommandsTest : public StoreTest {
   Config config_;
   prometheus::Registry registry_;
   Metrics metrics_{registry_};
-  storage::Writer writer_{env()};
 };
 
 // Dialogues -----------------------------------------------------------------------

@@ -13,10 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "storage/blob.hpp"
-#include "storage/directory.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/queue.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/queue.hpp"
+#include "storage/lmdb/store_writes.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::smtpd {
@@ -151,7 +152,10 @@ TEST(SmtpdDelivery, MessageIdsAreUniqueAndPlain) {
   EXPECT_LE(when, after);
 }
 
-// make_delivery_op ------------------------------------------------------------------
+// storage_delivery, stored by the LMDB backend's write ------------------------------
+
+// The operation LmdbStore::deliver hands its writer.
+storage::Writer::Op delivery_op(std::shared_ptr<const Delivery> d) { return storage::delivery_op(storage_delivery(d)); }
 
 class DeliveryTest : public StoreTest {
  protected:
@@ -203,7 +207,7 @@ std::string prefix(const std::string& sender, const std::string& user) {
 
 TEST_F(DeliveryTest, TwoLocalCopiesShareOneBlob) {
   auto d = delivery({"alice@example.test", "bob@example.test"}, {}, body);
-  write(make_delivery_op(d));
+  write(delivery_op(d));
 
   storage::ReadTxn t(env());
   auto alice = storage::list_messages(t, "alice@example.test");
@@ -227,7 +231,7 @@ TEST_F(DeliveryTest, TwoLocalCopiesShareOneBlob) {
 
 TEST_F(DeliveryTest, RemoteRecipientsQueuedInTheSameTransaction) {
   auto d = delivery({"alice@example.test"}, {"x@remote.test", "y@other.test"}, body);
-  write(make_delivery_op(d));
+  write(delivery_op(d));
 
   storage::ReadTxn t(env());
   auto alice = storage::list_messages(t, "alice@example.test");
@@ -247,7 +251,7 @@ TEST_F(DeliveryTest, RemoteRecipientsQueuedInTheSameTransaction) {
 
 TEST_F(DeliveryTest, OnlyRemoteRecipients) {
   auto d = delivery({}, {"x@remote.test"}, body, "");
-  write(make_delivery_op(d));
+  write(delivery_op(d));
   storage::ReadTxn t(env());
   auto queue = storage::list_queue(t);
   ASSERT_EQ(queue.size(), 1u);
@@ -258,7 +262,7 @@ TEST_F(DeliveryTest, OnlyRemoteRecipients) {
 
 TEST_F(DeliveryTest, NullSenderGetsAnEmptyReturnPath) {
   auto d = delivery({"alice@example.test"}, {}, body, "");
-  write(make_delivery_op(d));
+  write(delivery_op(d));
   storage::ReadTxn t(env());
   auto alice = storage::list_messages(t, "alice@example.test");
   ASSERT_EQ(alice.size(), 1u);
@@ -271,7 +275,7 @@ TEST_F(DeliveryTest, SpilledBodyStoredByteExact) {
   for (int i = 0; i < 20000; ++i) big += static_cast<char>(i * 7 % 256);
   auto d = delivery({"alice@example.test", "bob@example.test"}, {}, big, "sender@remote.test", 1024);
   ASSERT_TRUE(d->body->spilled());
-  write(make_delivery_op(d));
+  write(delivery_op(d));
   storage::ReadTxn t(env());
   auto bob = storage::list_messages(t, "bob@example.test");
   ASSERT_EQ(bob.size(), 1u);
@@ -282,7 +286,7 @@ TEST_F(DeliveryTest, SpilledBodyStoredByteExact) {
 TEST_F(DeliveryTest, UserDeletedBeforeDeliveryGetsNothing) {
   auto d = delivery({"alice@example.test", "bob@example.test"}, {}, body);
   write([](storage::WriteTxn& t) { return storage::del_user(t, test::addr("bob@example.test")); });
-  write(make_delivery_op(d));
+  write(delivery_op(d));
 
   storage::ReadTxn t(env());
   EXPECT_FALSE(storage::find_user(t, "bob@example.test").has_value());
@@ -296,7 +300,7 @@ TEST_F(DeliveryTest, UserDeletedBeforeDeliveryGetsNothing) {
 TEST_F(DeliveryTest, NobodyLeftIsAnErrorAndStoresNothing) {
   auto d = delivery({"bob@example.test"}, {}, body);
   write([](storage::WriteTxn& t) { return storage::del_user(t, test::addr("bob@example.test")); });
-  Status s = try_write(make_delivery_op(d));
+  Status s = try_write(delivery_op(d));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, Errc::not_found);
   EXPECT_EQ(blob_count(), 0u);
@@ -308,8 +312,8 @@ TEST_F(DeliveryTest, NobodyLeftIsAnErrorAndStoresNothing) {
 // all passed RCPT against the same usage), with a grace of one message.
 TEST_F(DeliveryTest, QuotaAtCommitLetsTheCrossingMessageLandAndRefusesTheNext) {
   write([](storage::WriteTxn& t) { return storage::set_quota(t, test::addr("alice@example.test"), 10); });
-  write(make_delivery_op(delivery({"alice@example.test"}, {}, body)));  // crosses the line: delivered
-  Status s = try_write(make_delivery_op(delivery({"alice@example.test"}, {}, body)));
+  write(delivery_op(delivery({"alice@example.test"}, {}, body)));  // crosses the line: delivered
+  Status s = try_write(delivery_op(delivery({"alice@example.test"}, {}, body)));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, Errc::over_quota);
   storage::ReadTxn t(env());
@@ -320,10 +324,10 @@ TEST_F(DeliveryTest, QuotaAtCommitLetsTheCrossingMessageLandAndRefusesTheNext) {
 
 TEST_F(DeliveryTest, FullMailboxAtCommitBesideOthersGetsABounce) {
   write([](storage::WriteTxn& t) { return storage::set_quota(t, test::addr("alice@example.test"), 10); });
-  write(make_delivery_op(delivery({"alice@example.test"}, {}, body)));
+  write(delivery_op(delivery({"alice@example.test"}, {}, body)));
   auto d = delivery({"alice@example.test", "bob@example.test"}, {}, body);
   d->hostname = "mail.example.test";
-  write(make_delivery_op(d));
+  write(delivery_op(d));
   storage::ReadTxn t(env());
   EXPECT_EQ(storage::list_messages(t, "alice@example.test").size(), 1u);
   EXPECT_EQ(storage::list_messages(t, "bob@example.test").size(), 1u);
@@ -341,8 +345,8 @@ TEST_F(DeliveryTest, FullMailboxAtCommitBesideOthersGetsABounce) {
 
 TEST_F(DeliveryTest, NoBounceToTheNullSenderForAFullMailbox) {
   write([](storage::WriteTxn& t) { return storage::set_quota(t, test::addr("alice@example.test"), 10); });
-  write(make_delivery_op(delivery({"alice@example.test"}, {}, body)));
-  write(make_delivery_op(delivery({"alice@example.test", "bob@example.test"}, {}, body, "")));
+  write(delivery_op(delivery({"alice@example.test"}, {}, body)));
+  write(delivery_op(delivery({"alice@example.test", "bob@example.test"}, {}, body, "")));
   storage::ReadTxn t(env());
   EXPECT_EQ(storage::list_messages(t, "bob@example.test").size(), 1u);
   EXPECT_TRUE(storage::list_queue(t).empty());
@@ -350,7 +354,7 @@ TEST_F(DeliveryTest, NoBounceToTheNullSenderForAFullMailbox) {
 
 TEST_F(DeliveryTest, RetriedInASecondTransactionLeavesOneCopy) {
   auto d = delivery({"alice@example.test", "bob@example.test"}, {"x@remote.test"}, body);
-  storage::Writer::Op op = make_delivery_op(d);
+  storage::Writer::Op op = delivery_op(d);
   {
     // The writer's first attempt: the batch fails elsewhere and is aborted.
     storage::WriteTxn first(env());
@@ -378,9 +382,8 @@ TEST_F(DeliveryTest, RetriedInASecondTransactionLeavesOneCopy) {
 }
 
 TEST_F(DeliveryTest, ThroughTheGroupCommitWriter) {
-  storage::Writer writer(env());
   auto d = delivery({"alice@example.test"}, {}, body);
-  Status s = writer.run(make_delivery_op(d));
+  Status s = storage::wait_for([&](storage::Done done) { store().deliver(storage_delivery(d), done); });
   ASSERT_TRUE(s.ok()) << s.error().message;
   storage::ReadTxn t(env());
   EXPECT_EQ(storage::list_messages(t, "alice@example.test").size(), 1u);

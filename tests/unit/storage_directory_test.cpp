@@ -1,7 +1,7 @@
 // storage_directory_test.cpp - domains, users, aliases and the store itself.
 
-#include "storage/codec.hpp"
-#include "storage/txn.hpp"
+#include "storage/lmdb/codec.hpp"
+#include "storage/lmdb/txn.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::test {

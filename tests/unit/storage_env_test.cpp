@@ -2,9 +2,9 @@
 // storage.map_size and what the store records, said when they differ.
 #include <gtest/gtest.h>
 
-#include "storage/directory.hpp"
-#include "storage/txn.hpp"
-#include "storage/writer.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/txn.hpp"
+#include "storage/lmdb/writer.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace aviary::test {

@@ -1,9 +1,9 @@
 // storage_mailbox_test.cpp - mailboxes, quota accounting, blob references.
 #include <optional>
 
-#include "storage/blob.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/queue.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/queue.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::test {

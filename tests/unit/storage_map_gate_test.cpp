@@ -1,6 +1,6 @@
 // storage_map_gate_test.cpp - the gate that lets the LMDB map move only while
 // no transaction uses it: exclusive remaps, nested passes, bounded waits.
-#include "storage/map_gate.hpp"
+#include "storage/lmdb/map_gate.hpp"
 
 #include <gtest/gtest.h>
 

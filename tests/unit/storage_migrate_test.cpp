@@ -3,11 +3,11 @@
 // its mail; a store from a newer Aviary is refused.
 #include <gtest/gtest.h>
 
-#include "storage/blob.hpp"
-#include "storage/directory.hpp"
-#include "storage/mailbox.hpp"
-#include "storage/migrate.hpp"
-#include "storage/queue.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/directory.hpp"
+#include "storage/lmdb/mailbox.hpp"
+#include "storage/lmdb/migrate.hpp"
+#include "storage/lmdb/queue.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wave1_store.hpp"
 

@@ -1,9 +1,9 @@
 // storage_queue_corrupt_test.cpp - a queue record that cannot be decoded
 // (corruption, a format from a newer binary) is skipped by every scan and
 // reported, instead of stopping the scan (issue 11 item 8).
-#include "storage/blob.hpp"
-#include "storage/queue.hpp"
-#include "storage/schema.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/queue.hpp"
+#include "storage/lmdb/schema.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::test {

@@ -1,6 +1,6 @@
 // storage_queue_test.cpp - the outbound queue and its due-time index.
-#include "storage/blob.hpp"
-#include "storage/queue.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/queue.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::test {

@@ -1,13 +1,13 @@
 // writer_test.cpp - group commit: batching, per-request results, map full.
-#include "storage/writer.hpp"
+#include "storage/lmdb/writer.hpp"
 
 #include <atomic>
 #include <optional>
 #include <future>
 #include <thread>
 
-#include "storage/blob.hpp"
-#include "storage/mailbox.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/mailbox.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::test {

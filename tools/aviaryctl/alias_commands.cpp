@@ -4,8 +4,6 @@
 #include <memory>
 #include <optional>
 
-#include "storage/directory.hpp"
-#include "storage/writer.hpp"
 #include "tools/aviaryctl/arguments.hpp"
 #include "tools/aviaryctl/commands.hpp"
 #include "tools/aviaryctl/output.hpp"
@@ -39,31 +37,24 @@ void alias_add(Context& ctx, const AliasArgs& args) {
     targets.push_back(address_arg(text));
     shown.push_back(targets.back().key());
   }
-  check(storage::write_once(ctx.env(), [&](storage::WriteTxn& txn) -> Status {
-    check(require_hosted(txn, source.domain));
-    return storage::add_alias(txn, source, targets);
-  }));
+  check(require_hosted(ctx.store(), source.domain));
+  check(storage::wait_for([&](storage::Done done) { ctx.store().add_alias(source, targets, done); }));
   std::cout << "added alias " << source_text(source) << " -> " << joined(shown) << '\n';
 }
 
 void alias_del(Context& ctx, const AliasArgs& args) {
   Address source = alias_source_arg(args.source);
-  check(storage::write_once(ctx.env(), [&](storage::WriteTxn& txn) -> Status {
-    check(require_hosted(txn, source.domain));
-    return storage::del_alias(txn, source);
-  }));
+  check(require_hosted(ctx.store(), source.domain));
+  check(storage::wait_for([&](storage::Done done) { ctx.store().del_alias(source, done); }));
   std::cout << "deleted alias " << source_text(source) << '\n';
 }
 
 void alias_list(Context& ctx, const AliasArgs& args) {
   std::optional<std::string> domain;
   if (!args.domain.empty()) domain = domain_arg(args.domain);
-  std::vector<storage::Alias> aliases;
-  {
-    storage::ReadTxn txn(ctx.env());
-    if (domain) check(require_hosted(txn, *domain));
-    aliases = storage::list_aliases(txn, domain ? std::optional<std::string_view>(*domain) : std::nullopt);
-  }
+  if (domain) check(require_hosted(ctx.store(), *domain));
+  std::vector<storage::Alias> aliases =
+      ctx.store().list_aliases(domain ? std::optional<std::string_view>(*domain) : std::nullopt);
   if (ctx.json()) {
     JsonWriter json(std::cout);
     json.begin_array();

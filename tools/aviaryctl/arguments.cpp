@@ -3,7 +3,6 @@
 
 #include "common/config.hpp"
 #include "common/units.hpp"
-#include "storage/directory.hpp"
 #include "tools/aviaryctl/context.hpp"
 
 namespace aviary::ctl {
@@ -43,8 +42,8 @@ std::string source_text(const Address& source) {
   return source.local.empty() ? "@" + source.domain : source.key();
 }
 
-Status require_hosted(const storage::Txn& txn, const std::string& domain) {
-  if (storage::is_hosted(txn, domain)) return {};
+Status require_hosted(storage::Store& store, const std::string& domain) {
+  if (store.is_hosted(domain)) return {};
   return Error{Errc::not_found, "unknown domain " + domain};
 }
 

@@ -11,7 +11,7 @@
 
 #include "common/address.hpp"
 #include "common/result.hpp"
-#include "storage/txn.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::ctl {
 
@@ -19,7 +19,7 @@ namespace aviary::ctl {
 Address address_arg(std::string_view text);
 std::string domain_arg(std::string_view text);
 // An alias source: an address, or "@domain" for the domain's catch-all
-// (an Address with an empty local part, as storage/directory.hpp wants).
+// (an Address with an empty local part, as the store wants).
 Address alias_source_arg(std::string_view text);
 // A size such as "1GiB" or "1048576", or "none" for no quota (0).
 std::uint64_t quota_arg(std::string_view text);
@@ -28,6 +28,6 @@ std::uint64_t quota_arg(std::string_view text);
 std::string source_text(const Address& source);
 
 // not_found "unknown domain X" unless the domain is hosted.
-Status require_hosted(const storage::Txn& txn, const std::string& domain);
+Status require_hosted(storage::Store& store, const std::string& domain);
 
 }  // namespace aviary::ctl

@@ -1,6 +1,8 @@
 // context.cpp - the lazily opened config and store (see context.hpp).
 #include "tools/aviaryctl/context.hpp"
 
+#include "storage/open_store.hpp"
+
 namespace aviary::ctl {
 
 void fail(const std::string& message) { throw CommandError(message); }
@@ -16,15 +18,9 @@ const Config& Context::config() {
   return *config_;
 }
 
-storage::Env& Context::env() {
-  if (!env_) {
-    const Config& cfg = config();
-    storage::EnvOptions options;
-    options.path = cfg.storage.path;
-    options.map_size = cfg.storage.map_size;
-    env_ = std::make_unique<storage::Env>(options);
-  }
-  return *env_;
+storage::Store& Context::store() {
+  if (!store_) store_ = storage::open_store(config());
+  return *store_;
 }
 
 }  // namespace aviary::ctl

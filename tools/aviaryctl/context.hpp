@@ -9,7 +9,7 @@
 
 #include "common/config.hpp"
 #include "common/result.hpp"
-#include "storage/env.hpp"
+#include "storage/store.hpp"
 
 namespace aviary::ctl {
 
@@ -47,12 +47,12 @@ class Context {
 
   bool json() const { return globals_.json; }
   const Config& config();       // throws ConfigError
-  storage::Env& env();          // throws ConfigError or storage::Failure
+  storage::Store& store();      // throws ConfigError or storage::Failure
 
  private:
   const Globals& globals_;
   std::optional<Config> config_;
-  std::unique_ptr<storage::Env> env_;
+  std::unique_ptr<storage::Store> store_;
 };
 
 }  // namespace aviary::ctl

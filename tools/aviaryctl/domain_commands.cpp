@@ -2,8 +2,6 @@
 #include <iostream>
 #include <memory>
 
-#include "storage/directory.hpp"
-#include "storage/writer.hpp"
 #include "tools/aviaryctl/arguments.hpp"
 #include "tools/aviaryctl/commands.hpp"
 #include "tools/aviaryctl/output.hpp"
@@ -18,7 +16,7 @@ struct DomainArgs {
 
 void domain_add(Context& ctx, const DomainArgs& args) {
   std::string domain = domain_arg(args.domain);
-  check(storage::write_once(ctx.env(), [&](storage::WriteTxn& txn) { return storage::add_domain(txn, domain); }));
+  check(storage::wait_for([&](storage::Done done) { ctx.store().add_domain(domain, done); }));
   std::cout << "added domain " << domain << '\n';
 }
 
@@ -26,13 +24,10 @@ void domain_add(Context& ctx, const DomainArgs& args) {
 // --force the line says what went with it, since that cannot be undone.
 void domain_del(Context& ctx, const DomainArgs& args) {
   std::string domain = domain_arg(args.domain);
-  storage::Domain removed;
-  check(storage::write_once(ctx.env(), [&](storage::WriteTxn& txn) -> Status {
-    auto found = storage::find_domain(txn, domain);
-    if (!found) return Error{Errc::not_found, "unknown domain " + domain};
-    removed = *found;
-    return storage::del_domain(txn, domain, args.force);
-  }));
+  auto found = ctx.store().find_domain(domain);
+  if (!found) fail("unknown domain " + domain);
+  storage::Domain removed = *found;
+  check(storage::wait_for([&](storage::Done done) { ctx.store().del_domain(domain, args.force, done); }));
   std::cout << "deleted domain " << domain;
   if (removed.users > 0 || removed.aliases > 0) {
     std::cout << " with " << count_of(removed.users, "user", "users") << " and "
@@ -42,11 +37,7 @@ void domain_del(Context& ctx, const DomainArgs& args) {
 }
 
 void domain_list(Context& ctx) {
-  std::vector<storage::Domain> domains;
-  {
-    storage::ReadTxn txn(ctx.env());
-    domains = storage::list_domains(txn);
-  }
+  std::vector<storage::Domain> domains = ctx.store().list_domains();
   if (ctx.json()) {
     JsonWriter json(std::cout);
     json.begin_array();

@@ -3,7 +3,6 @@
 #include <memory>
 
 #include "common/units.hpp"
-#include "storage/mailbox.hpp"
 #include "tools/aviaryctl/arguments.hpp"
 #include "tools/aviaryctl/commands.hpp"
 #include "tools/aviaryctl/output.hpp"
@@ -17,12 +16,8 @@ struct MailboxArgs {
 
 void mailbox_stat(Context& ctx, const MailboxArgs& args) {
   Address address = address_arg(args.address);
-  std::optional<storage::MailboxStat> stat;
-  {
-    storage::ReadTxn txn(ctx.env());
-    check(require_hosted(txn, address.domain));
-    stat = storage::mailbox_stat(txn, address.key());
-  }
+  check(require_hosted(ctx.store(), address.domain));
+  std::optional<storage::MailboxStat> stat = ctx.store().mailbox_stat(address.key());
   if (!stat) fail("unknown user " + address.key());
   if (ctx.json()) {
     // Sizes in bytes; quota 0 means none, as in the store.

@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/config.hpp"
-#include "storage/env.hpp"
+#include "storage/failure.hpp"
 #include "tools/aviaryctl/commands.hpp"
 #include "tools/aviaryctl/context.hpp"
 

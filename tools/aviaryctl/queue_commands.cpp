@@ -5,9 +5,6 @@
 #include <memory>
 
 #include "common/units.hpp"
-#include "storage/blob.hpp"
-#include "storage/queue.hpp"
-#include "storage/writer.hpp"
 #include "tools/aviaryctl/commands.hpp"
 #include "tools/aviaryctl/output.hpp"
 
@@ -28,22 +25,22 @@ const char* status_name(storage::RecipientStatus status) {
 }
 
 // An entry is named by its queue number or by the id the client was told.
-storage::QueueEntry find_entry(storage::Env& env, const std::string& id) {
-  storage::ReadTxn txn(env);
+storage::QueueEntry find_entry(storage::Store& store, const std::string& id) {
   std::uint64_t number = 0;
   auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), number);
   if (ec == std::errc() && end == id.data() + id.size()) {
-    if (auto e = storage::find_queued(txn, number)) return *e;
+    std::string why;
+    if (auto e = store.find_queued(number, why)) return *e;
+    if (!why.empty()) fail(why);
   }
-  for (auto& e : storage::list_queue(txn)) {
+  for (auto& e : store.list_queue(nullptr)) {
     if (e.message_id == id) return e;
   }
   fail("no queue entry " + id);
 }
 
-std::uint64_t entry_size(storage::Env& env, const storage::QueueEntry& e) {
-  storage::ReadTxn txn(env);
-  return storage::blob_size(txn, e.blob_id).value_or(0);
+std::uint64_t entry_size(storage::Store& store, const storage::QueueEntry& e) {
+  return store.body_size(e.blob_id).value_or(0);
 }
 
 void write_entry(JsonWriter& json, const storage::QueueEntry& e, std::uint64_t size) {
@@ -73,22 +70,18 @@ std::string pending_count(const storage::QueueEntry& e) {
 }
 
 void queue_list(Context& ctx) {
-  std::vector<storage::QueueEntry> entries;
-  {
-    storage::ReadTxn txn(ctx.env());
-    entries = storage::list_queue(txn);
-  }
+  std::vector<storage::QueueEntry> entries = ctx.store().list_queue(nullptr);
   if (ctx.json()) {
     JsonWriter json(std::cout);
     json.begin_array();
-    for (const auto& e : entries) write_entry(json, e, entry_size(ctx.env(), e));
+    for (const auto& e : entries) write_entry(json, e, entry_size(ctx.store(), e));
     json.end_array().finish();
     return;
   }
   TextTable table;
   auto now = static_cast<std::int64_t>(std::time(nullptr));
   for (const auto& e : entries) {
-    table.add_row({std::to_string(e.id), e.message_id, format_size(entry_size(ctx.env(), e)),
+    table.add_row({std::to_string(e.id), e.message_id, format_size(entry_size(ctx.store(), e)),
                    "<" + e.sender + ">", pending_count(e),
                    "next in " + std::to_string(std::max<std::int64_t>(0, e.next_attempt - now)) + "s"});
   }
@@ -96,8 +89,8 @@ void queue_list(Context& ctx) {
 }
 
 void queue_show(Context& ctx, const QueueArgs& args) {
-  storage::QueueEntry e = find_entry(ctx.env(), args.id);
-  std::uint64_t size = entry_size(ctx.env(), e);
+  storage::QueueEntry e = find_entry(ctx.store(), args.id);
+  std::uint64_t size = entry_size(ctx.store(), e);
   if (ctx.json()) {
     JsonWriter json(std::cout);
     write_entry(json, e, size);
@@ -115,16 +108,19 @@ void queue_show(Context& ctx, const QueueArgs& args) {
 
 void queue_flush(Context& ctx) {
   std::size_t n = 0;
-  check(storage::write_once(ctx.env(), [&n](storage::WriteTxn& txn) -> Status {
-    n = storage::reschedule_all(txn, static_cast<std::int64_t>(std::time(nullptr)));
-    return {};
+  check(storage::wait_for([&](storage::Done done) {
+    ctx.store().reschedule_all(static_cast<std::int64_t>(std::time(nullptr)),
+                               [&n, done](const Result<std::size_t>& flushed) {
+                                 if (flushed) n = *flushed;
+                                 done(flushed ? Status{} : Status{flushed.error()});
+                               });
   }));
   std::cout << "flushed " << count_of(n, "queue entry", "queue entries") << "\n";
 }
 
 void queue_del(Context& ctx, const QueueArgs& args) {
-  storage::QueueEntry e = find_entry(ctx.env(), args.id);
-  check(storage::write_once(ctx.env(), [&e](storage::WriteTxn& txn) { return storage::remove_queued(txn, e.id); }));
+  storage::QueueEntry e = find_entry(ctx.store(), args.id);
+  check(storage::wait_for([&](storage::Done done) { ctx.store().remove_queued(e.id, done); }));
   std::cout << "deleted queue entry " << e.id << "\n";
 }
 

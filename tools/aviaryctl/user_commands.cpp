@@ -6,8 +6,6 @@
 
 #include "common/password.hpp"
 #include "common/units.hpp"
-#include "storage/directory.hpp"
-#include "storage/writer.hpp"
 #include "tools/aviaryctl/arguments.hpp"
 #include "tools/aviaryctl/commands.hpp"
 #include "tools/aviaryctl/output.hpp"
@@ -44,9 +42,8 @@ std::string new_password_hash(Context& ctx, const UserArgs& args) {
 // The checks a write would make anyway, made first in a read transaction so
 // that they fail before the password prompt.
 void require_user(Context& ctx, const Address& address, bool should_exist) {
-  storage::ReadTxn txn(ctx.env());
-  check(require_hosted(txn, address.domain));
-  bool exists = storage::find_user(txn, address).has_value();
+  check(require_hosted(ctx.store(), address.domain));
+  bool exists = ctx.store().find_user(address).has_value();
   if (exists && !should_exist) fail("user " + address.key() + " already exists");
   if (!exists && should_exist) fail("unknown user " + address.key());
 }
@@ -56,13 +53,9 @@ void user_add(Context& ctx, const UserArgs& args) {
   std::uint64_t quota = args.quota_option->count() > 0 ? quota_arg(args.quota) : 0;
   require_user(ctx, address, false);
   std::string hash = new_password_hash(ctx, args);
-  check(storage::write_once(ctx.env(), [&](storage::WriteTxn& txn) -> Status {
-    // add_user checks the domain and the user again: both may have changed
-    // while the admin typed.
-    auto added = storage::add_user(txn, address, hash, quota);
-    if (!added) return added.error();
-    return {};
-  }));
+  // add_user checks the domain and the user again: both may have changed
+  // while the admin typed.
+  check(storage::wait_for([&](storage::Done done) { ctx.store().add_user(address, hash, quota, done); }));
   std::cout << "added user " << address.key();
   if (quota != 0) std::cout << " with quota " << format_size(quota);
   std::cout << '\n';
@@ -72,27 +65,22 @@ void user_passwd(Context& ctx, const UserArgs& args) {
   Address address = address_arg(args.address);
   require_user(ctx, address, true);
   std::string hash = new_password_hash(ctx, args);
-  check(storage::write_once(ctx.env(),
-                            [&](storage::WriteTxn& txn) { return storage::set_password(txn, address, hash); }));
+  check(storage::wait_for([&](storage::Done done) { ctx.store().set_password(address, hash, done); }));
   std::cout << "changed password of " << address.key() << '\n';
 }
 
 void user_del(Context& ctx, const UserArgs& args) {
   Address address = address_arg(args.address);
-  check(storage::write_once(ctx.env(), [&](storage::WriteTxn& txn) -> Status {
-    check(require_hosted(txn, address.domain));
-    return storage::del_user(txn, address);
-  }));
+  check(require_hosted(ctx.store(), address.domain));
+  check(storage::wait_for([&](storage::Done done) { ctx.store().del_user(address, done); }));
   std::cout << "deleted user " << address.key() << '\n';
 }
 
 void user_quota(Context& ctx, const UserArgs& args) {
   Address address = address_arg(args.address);
   std::uint64_t quota = quota_arg(args.quota);
-  check(storage::write_once(ctx.env(), [&](storage::WriteTxn& txn) -> Status {
-    check(require_hosted(txn, address.domain));
-    return storage::set_quota(txn, address, quota);
-  }));
+  check(require_hosted(ctx.store(), address.domain));
+  check(storage::wait_for([&](storage::Done done) { ctx.store().set_quota(address, quota, done); }));
   if (quota == 0) {
     std::cout << "removed quota of " << address.key() << '\n';
   } else {
@@ -103,12 +91,9 @@ void user_quota(Context& ctx, const UserArgs& args) {
 void user_list(Context& ctx, const UserArgs& args) {
   std::optional<std::string> domain;
   if (!args.domain.empty()) domain = domain_arg(args.domain);
-  std::vector<storage::User> users;
-  {
-    storage::ReadTxn txn(ctx.env());
-    if (domain) check(require_hosted(txn, *domain));
-    users = storage::list_users(txn, domain ? std::optional<std::string_view>(*domain) : std::nullopt);
-  }
+  if (domain) check(require_hosted(ctx.store(), *domain));
+  std::vector<storage::User> users =
+      ctx.store().list_users(domain ? std::optional<std::string_view>(*domain) : std::nullopt);
   if (ctx.json()) {
     // Sizes in bytes; quota 0 means none, as in the store.
     JsonWriter json(std::cout);
