@@ -38,15 +38,15 @@ void serve(const Config& config) {
   service::Server server("pop3d", p.io_threads);
   auto pool = server.add_pool(p.max_connections, p.max_connections_per_ip);
   std::string refusal = pop3d::format(pop3d::Reply::failure("Too many connections, try later", "SYS/TEMP"));
-  auto listen = [&](const std::vector<Endpoint>& endpoints, pop3d::ListenerInfo info) {
+  auto listen = [&](const std::vector<Endpoint>& endpoints, pop3d::ListenerPolicy info) {
     for (const auto& endpoint : endpoints) {
       server.listen(endpoint, pool, [&services, info](service::Socket socket, std::shared_ptr<service::SessionControl> control) {
         return pop3d::run_session(std::move(socket), services, info, std::move(control));
       }, refusal);
     }
   };
-  listen(p.listen, {false, "pop3"});
-  listen(p.tls_listen, {true, "pop3s"});
+  listen(p.listen, pop3d::pop3_listener);
+  listen(p.tls_listen, pop3d::pop3s_listener);
   service::Reloader reloader(server.io(), "pop3d", tls);
   // Drains the writer first on the way out, also on an exception: its last
   // commits post their results into server.io(), which must still exist.

@@ -2,15 +2,15 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
-#include <asio/ssl/context.hpp>
 #include <memory>
 #include <string>
 
 #include "common/config.hpp"
+#include "pop3d/listener_policy.hpp"
+#include "pop3d/metrics.hpp"
 #include "service/authenticator.hpp"
 #include "service/server.hpp"
 #include "service/tls.hpp"
-#include "pop3d/metrics.hpp"
 #include "storage/env.hpp"
 #include "storage/writer.hpp"
 
@@ -26,12 +26,7 @@ struct Services {
   std::string lock_dir;
 };
 
-struct ListenerInfo {
-  bool implicit_tls = false;
-  std::string name;  // metrics label: pop3, pop3s
-};
-
-asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerInfo listener,
+asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerPolicy listener,
                                   std::shared_ptr<service::SessionControl> control);
 
 }  // namespace aviary::pop3d

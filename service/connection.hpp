@@ -5,13 +5,13 @@
 // and the session coroutine never run at the same time.
 #pragma once
 
+#include <algorithm>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
-#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
