@@ -2,10 +2,8 @@
 #include "common/address.hpp"
 
 #include <algorithm>
-
 #include <arpa/inet.h>
 #include <idn2.h>
-
 #include <memory>
 #include <vector>
 

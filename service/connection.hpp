@@ -5,13 +5,16 @@
 // and the session coroutine never run at the same time.
 #pragma once
 
-#include <algorithm>
+// Asio before any standard header, as in asio_impl.cpp: its configuration
+// looks for macros that standard headers define, and a different answer here
+// makes aligned_new/aligned_delete disagree between files (valgrind: mismatched free).
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>

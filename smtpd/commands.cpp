@@ -126,6 +126,7 @@ Reply mail(SessionState& s, const Services& svc, std::string_view args) {
   if (!s.esmtp && !parsed->parameters.empty()) return Reply(555, "5.5.4", "Parameters need EHLO");
   if (!is_ascii(parsed->text) && !txn.smtputf8) return needs_smtputf8();
   if (s.listener.checks_sender) {
+    // Only the user's own addresses (RFC 6409 §4.3, §6.1).
     if (!parsed->address) return Reply(553, "5.7.1", "The null sender is not allowed for submission");
     if (!owns_sender(s, svc, *parsed->address)) {
       return Reply(553, "5.7.1", "<" + parsed->address->to_string() + ">: Sender address rejected: not owned by user " + s.auth_user);

@@ -96,7 +96,6 @@ class Session {
   }
 
  private:
-
   // Postfix's stress mode: while the pool is nearly full, every new read
   // gets at most smtpd.stress_command_timeout, so that idle and slow
   // clients make room for new ones.
