@@ -2,12 +2,12 @@
 #include "common/address.hpp"
 
 #include <algorithm>
-
 #include <arpa/inet.h>
 #include <idn2.h>
-
 #include <memory>
 #include <vector>
+
+#include "common/text.hpp"
 
 namespace aviary {
 namespace {
@@ -22,13 +22,6 @@ using IdnString = std::unique_ptr<char, decltype(&idn2_free)>;
 
 bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-std::string to_lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 // atext - RFC 5322 §3.2.3, ASCII part: letters, digits and these symbols.
 bool is_atext_ascii(unsigned char c) {
@@ -170,7 +163,7 @@ std::string address_literal_problem(std::string_view literal) {
   std::string_view inner = literal.substr(1, literal.size() - 2);
   int family = AF_INET;
   // ABNF strings are case-insensitive (RFC 5234 §2.3), so "ipv6:" counts too.
-  if (inner.size() >= 5 && to_lower_ascii(inner.substr(0, 5)) == "ipv6:") {
+  if (inner.size() >= 5 && to_lower(inner.substr(0, 5)) == "ipv6:") {
     family = AF_INET6;
     inner.remove_prefix(5);
   }
@@ -202,7 +195,7 @@ Result<std::string> label_to_ascii(std::string_view label) {
   auto fail = [](std::string why) { return make_error(Errc::invalid, "invalid domain: " + why); };
   if (label.empty()) return fail("empty label");
   if (is_ascii(label)) {
-    std::string lower = to_lower_ascii(label);
+    std::string lower = to_lower(label);
     if (std::string why = ldh_problem(lower); !why.empty()) return fail(why);
     // RFC 5890 §2.3.2.1: an "xn--" label must be a real A-label, i.e. the
     // encoding of a valid U-label. libidn2 2.3 checks that itself (refusing
@@ -237,7 +230,7 @@ Result<std::string> label_to_ascii(std::string_view label) {
   if (rc != IDN2_OK) return fail(idn2_strerror(rc));
   // UTS #46 maps some characters to ASCII punctuation (U+2488 to "1."), so the
   // result is checked as a hostname label like any other.
-  std::string ascii = to_lower_ascii(out.get());
+  std::string ascii = to_lower(out.get());
   if (std::string why = ldh_problem(ascii); !why.empty()) return fail(why);
   return ascii;
 }
@@ -268,7 +261,7 @@ std::vector<std::string_view> split_labels(std::string_view domain) {
 
 }  // namespace
 
-std::string fold_local(std::string_view local) { return to_lower_ascii(local); }
+std::string fold_local(std::string_view local) { return to_lower(local); }
 
 Result<std::string> normalize_domain(std::string_view domain) {
   const std::string too_long = "invalid domain: longer than " + std::to_string(max_domain_octets) + " octets";

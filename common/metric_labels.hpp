@@ -26,4 +26,11 @@ void add_known_labels(Family& family, const char* label, const LabelValues<N>& v
   for (std::string_view v : values) family.Add({{label, std::string(v)}});
 }
 
+// A family named, described and registered: `builder` is prometheus::BuildCounter()
+// and kin (templates, so that this header needs no prometheus include).
+template <class Builder, class Registry>
+auto& register_family(Builder builder, Registry& registry, const char* name, const char* help) {
+  return builder.Name(name).Help(help).Register(registry);
+}
+
 }  // namespace aviary

@@ -2,12 +2,14 @@
 #include "pop3d/commands.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <utility>
 #include <variant>
 
 #include "common/sasl.hpp"
+#include "common/text.hpp"
 
 namespace aviary::pop3d {
 namespace {
@@ -19,7 +21,7 @@ struct Command {
   Handler handler;
 };
 
-Reply ok(std::string text = {}) { return Reply::success(std::move(text)); }
+Reply ok(std::string text = {}, Next next = {}) { return Reply::success(std::move(text), std::move(next)); }
 Reply err(std::string text, std::string code = {}) { return Reply::failure(std::move(text), std::move(code)); }
 // An unknown command or a syntax error: counts toward pop3d.max_errors.
 Reply bad(std::string text) { return Reply::bad(std::move(text)); }
@@ -32,15 +34,9 @@ Reply plaintext_refused() {
 // numbers), of any length: a number past 2^64 is well formed too, and
 // saturates (no such message; for TOP, every line).
 std::optional<std::size_t> number(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  constexpr std::size_t max = std::numeric_limits<std::size_t>::max();
-  std::size_t n = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    auto digit = static_cast<std::size_t>(c - '0');
-    n = n > (max - digit) / 10 ? max : n * 10 + digit;
-  }
-  return n;
+  auto n = parse_decimal(text, Overflow::saturate);
+  if (!n) return std::nullopt;
+  return static_cast<std::size_t>(std::min<std::uint64_t>(*n, std::numeric_limits<std::size_t>::max()));
 }
 
 // The message a TRANSACTION command names, or the -ERR explaining why not.
@@ -85,11 +81,8 @@ Reply user(SessionState& s, std::string_view args) {
 Reply pass(SessionState& s, std::string_view args) {
   if (!s.login_allowed()) return plaintext_refused();
   if (s.user.empty()) return err("No user name given: USER first");
-  Reply r = ok();
-  r.next = Next::authenticate;
-  r.user = std::exchange(s.user, {});
-  r.secret = std::string(args);  // RFC 1939 §7: the password may contain spaces
-  return r;
+  // RFC 1939 §7: the password may contain spaces.
+  return ok({}, next::Authenticate{std::exchange(s.user, {}), std::string(args)});
 }
 
 Reply auth(SessionState& s, std::string_view args) {
@@ -102,32 +95,20 @@ Reply auth(SessionState& s, std::string_view args) {
   }
   if (!s.login_allowed()) return plaintext_refused();
   auto [mechanism, initial] = split(args);
-  std::string mech(mechanism);
-  std::transform(mech.begin(), mech.end(), mech.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  if (mech != "PLAIN") return err("Unsupported authentication mechanism " + std::string(mechanism));
-  if (initial.empty()) {
-    Reply r = ok();
-    r.next = Next::sasl_continue;
-    return r;
-  }
+  if (to_upper(mechanism) != "PLAIN") return err("Unsupported authentication mechanism " + std::string(mechanism));
+  if (initial.empty()) return ok({}, next::SaslContinue{});
   // RFC 5034 §4: "=" is an empty initial response.
   return plain_response(initial == "=" ? std::string_view() : initial);
 }
 
 Reply stls(SessionState& s, std::string_view args) {
-  if (!s.tls_available) return err("STLS is not available");
   if (s.tls) return err("TLS is already active");
+  if (!s.tls_available) return err("STLS is not available");
   if (!args.empty()) return bad("Syntax: STLS");
-  Reply r = ok("Begin TLS negotiation");
-  r.next = Next::start_tls;
-  return r;
+  return ok("Begin TLS negotiation", next::StartTls{});
 }
 
-Reply quit_authorization(SessionState&, std::string_view) {
-  Reply r = ok("Bye");
-  r.next = Next::close;
-  return r;
-}
+Reply quit_authorization(SessionState&, std::string_view) { return ok("Bye", next::Close{}); }
 
 // TRANSACTION state.
 
@@ -163,10 +144,8 @@ Reply uidl(SessionState& s, std::string_view args) {
 Reply retr(SessionState& s, std::string_view args) {
   auto m = message_arg(s, args);
   if (auto* e = std::get_if<Reply>(&m)) return *e;
-  Reply r = ok(std::to_string(s.maildrop->find(std::get<std::size_t>(m))->size) + " octets");
-  r.next = Next::send_message;
-  r.message = std::get<std::size_t>(m);
-  return r;
+  std::size_t n = std::get<std::size_t>(m);
+  return ok(std::to_string(s.maildrop->find(n)->size) + " octets", next::SendMessage{n, std::nullopt});
 }
 
 Reply top(SessionState& s, std::string_view args) {
@@ -175,11 +154,7 @@ Reply top(SessionState& s, std::string_view args) {
   if (msg.empty() || !count) return bad("Syntax: TOP msg n");
   auto m = message_arg(s, msg);
   if (auto* e = std::get_if<Reply>(&m)) return *e;
-  Reply r = ok();
-  r.next = Next::send_message;
-  r.message = std::get<std::size_t>(m);
-  r.top_lines = *count;
-  return r;
+  return ok({}, next::SendMessage{std::get<std::size_t>(m), *count});
 }
 
 Reply dele(SessionState& s, std::string_view args) {
@@ -196,11 +171,7 @@ Reply rset(SessionState& s, std::string_view) {
 
 Reply noop(SessionState&, std::string_view) { return ok(); }
 
-Reply quit_transaction(SessionState&, std::string_view) {
-  Reply r = ok("Logging out");
-  r.next = Next::update;
-  return r;
-}
+Reply quit_transaction(SessionState&, std::string_view) { return ok("Logging out", next::Update{}); }
 
 // The protocol at a glance: what each state accepts.
 constexpr Command authorization_commands[] = {
@@ -228,17 +199,12 @@ Reply plain_response(std::string_view response) {
     r.bad_command = true;  // a syntax error, like a malformed command
     return r;
   }
-  Reply r = ok();
-  r.next = Next::authenticate;
-  r.user = credentials->user;
-  r.secret = credentials->password;
-  return r;
+  return ok({}, next::Authenticate{credentials->user, credentials->password});
 }
 
 Reply handle_command(SessionState& state, std::string_view line) {
   auto [verb_text, args] = split(line);
-  std::string verb(verb_text);
-  std::transform(verb.begin(), verb.end(), verb.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  std::string verb = to_upper(verb_text);
   if (state.state == State::authorization) {
     if (auto* c = lookup(authorization_commands, verb)) return c->handler(state, args);
     // RFC 1939 §3: a command of another state is unknown in this one.

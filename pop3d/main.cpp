@@ -26,13 +26,13 @@ void serve(const Config& config) {
   const auto& p = config.pop3d;
   auto pool = runtime.server().add_pool(p.max_connections, p.max_connections_per_ip);
   std::string refusal = pop3d::format(pop3d::Reply::failure("Too many connections, try later", "SYS/TEMP"));
-  auto session = [&services](pop3d::ListenerInfo info) -> service::SessionFn {
+  auto session = [&services](const pop3d::ListenerPolicy& info) -> service::SessionFn {
     return [&services, info](service::Socket socket, std::shared_ptr<service::SessionControl> control) {
       return pop3d::run_session(std::move(socket), services, info, std::move(control));
     };
   };
-  runtime.listen(p.listen, pool, session({false, "pop3"}), refusal);
-  runtime.listen(p.tls_listen, pool, session({true, "pop3s"}), refusal);
+  runtime.listen(p.listen, pool, session(pop3d::pop3_listener), refusal);
+  runtime.listen(p.tls_listen, pool, session(pop3d::pop3s_listener), refusal);
   runtime.run({lock_dir});
 }
 

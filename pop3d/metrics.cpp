@@ -20,12 +20,20 @@ struct Metrics::Families {
 
 Metrics::Metrics(prometheus::Registry& r)
     : f_(new Families{
-          prometheus::BuildCounter().Name("aviary_pop3d_connections_total").Help("POP3 connections accepted").Register(r),
-          prometheus::BuildGauge().Name("aviary_pop3d_sessions_active").Help("POP3 sessions open now").Register(r).Add({}),
-          prometheus::BuildCounter().Name("aviary_pop3d_logins_total").Help("POP3 logins, by result").Register(r),
-          prometheus::BuildCounter().Name("aviary_pop3d_messages_retrieved_total").Help("Messages sent by RETR").Register(r).Add({}),
-          prometheus::BuildCounter().Name("aviary_pop3d_bytes_sent_total").Help("Message octets sent by RETR and TOP").Register(r).Add({}),
-          prometheus::BuildCounter().Name("aviary_pop3d_messages_deleted_total").Help("Messages deleted at QUIT").Register(r).Add({}),
+          register_family(prometheus::BuildCounter(), r, "aviary_pop3d_connections_total", "POP3 connections accepted"),
+          register_family(prometheus::BuildGauge(), r, "aviary_pop3d_sessions_active",
+                          "POP3 sessions open now")
+              .Add({}),
+          register_family(prometheus::BuildCounter(), r, "aviary_pop3d_logins_total", "POP3 logins, by result"),
+          register_family(prometheus::BuildCounter(), r, "aviary_pop3d_messages_retrieved_total",
+                          "Messages sent by RETR")
+              .Add({}),
+          register_family(prometheus::BuildCounter(), r, "aviary_pop3d_bytes_sent_total",
+                          "Message octets sent by RETR and TOP")
+              .Add({}),
+          register_family(prometheus::BuildCounter(), r, "aviary_pop3d_messages_deleted_total",
+                          "Messages deleted at QUIT")
+              .Add({}),
       }) {
   add_known_labels(f_->connections, "listener", listener_names);
   add_known_labels(f_->logins, "result", login_results);

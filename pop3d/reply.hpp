@@ -4,21 +4,39 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 namespace aviary::pop3d {
 
 // What the session must do besides sending the reply; handlers stay free
-// of I/O and tell the session instead.
-enum class Next {
-  none,
-  authenticate,   // verify user/secret (Argon2 off the I/O thread), then log in
-  sasl_continue,  // AUTH PLAIN without initial response: send "+ ", read the response
-  start_tls,      // STLS: +OK sent, then the handshake
-  send_message,   // RETR/TOP: +OK, then the message streamed from the store
-  update,         // QUIT in TRANSACTION: apply deletions, then +OK and close
-  close,          // QUIT in AUTHORIZATION, or too many errors
+// of I/O and tell the session instead, with what it needs to do it.
+namespace next {
+// Verify the user's secret (Argon2 off the I/O thread), then log in; the
+// reply is not sent, the session answers with the outcome.
+struct Authenticate {
+  std::string user;
+  std::string secret;
 };
+// AUTH PLAIN without initial response: send "+ ", read the response.
+struct SaslContinue {};
+// STLS: +OK sent, then the handshake.
+struct StartTls {};
+// RETR/TOP: +OK, then the message streamed from the store.
+struct SendMessage {
+  std::size_t message = 0;               // 1-based message number
+  std::optional<std::size_t> top_lines;  // TOP: body lines to send
+};
+// QUIT in TRANSACTION: apply deletions, then +OK and close.
+struct Update {};
+// QUIT in AUTHORIZATION: the reply, then close.
+struct Close {};
+}  // namespace next
+
+// std::monostate: nothing but the reply.
+using Next = std::variant<std::monostate, next::Authenticate, next::SaslContinue, next::StartTls, next::SendMessage,
+                          next::Update, next::Close>;
 
 struct Reply {
   bool ok = true;
@@ -26,21 +44,21 @@ struct Reply {
   std::string text;
   std::vector<std::string> lines;  // a multi-line body (dot-stuffed when formatted)
   bool multiline = false;
-  Next next = Next::none;
+  Next next;
   // An unknown command (in this state) or a syntax error: counts toward
   // pop3d.max_errors. A well-formed command refused (no such message, a
   // wrong password, TLS required) does not.
   bool bad_command = false;
 
-  // Payload for the actions above.
-  std::string user;
-  std::string secret;
-  std::size_t message = 0;                // 1-based message number for send_message
-  std::optional<std::size_t> top_lines;   // TOP: body lines to send
+  template <class Action>
+  bool is() const {
+    return std::holds_alternative<Action>(next);
+  }
 
-  static Reply success(std::string text) {
+  static Reply success(std::string text, Next next = {}) {
     Reply r;
     r.text = std::move(text);
+    r.next = std::move(next);
     return r;
   }
   static Reply failure(std::string text, std::string code = {}) {

@@ -11,26 +11,28 @@
 #include <asio/use_awaitable.hpp>
 
 #include "common/log.hpp"
+#include "common/message_stream.hpp"
+#include "pop3d/commands.hpp"
 #include "service/commit.hpp"
 #include "service/drive_session.hpp"
-#include "pop3d/commands.hpp"
 #include "service/message_streamer.hpp"
+#include "service/session_io.hpp"
 
 namespace aviary::pop3d {
 namespace {
 
 class Session {
  public:
-  Session(service::Connection& conn, Services& svc, ListenerInfo listener, service::SessionControl& control)
-      : conn_(conn), svc_(svc), listener_(std::move(listener)), control_(control) {
-    state_.tls_available = svc_.tls != nullptr;
+  Session(service::Connection& conn, Services& svc, const ListenerPolicy& listener, service::SessionControl& control)
+      : conn_(conn), io_(conn, svc.tls), svc_(svc), listener_(listener), control_(control) {
+    state_.tls_available = svc_.tls != nullptr && listener_.offers_stls;
     state_.allow_plaintext = svc_.config.pop3d.allow_plaintext_auth;
     peer_ = service::address_text(conn_.peer());
   }
 
   asio::awaitable<void> run() {
     if (listener_.implicit_tls) co_await start_tls();
-    send(Reply::success("Aviary POP3 ready"));
+    io_.send(Reply::success("Aviary POP3 ready"));
     for (;;) {
       if (conn_.should_flush()) co_await conn_.flush();
       control_.idle = true;  // nothing is half done between POP3 commands
@@ -39,34 +41,34 @@ class Session {
       control_.idle = false;
       if (control_.stopping) {
         Reply goodbye = shutting_down();
-        co_return co_await close_with(goodbye);
+        co_return co_await io_.close_with(goodbye);
       }
 
       Reply reply = line.too_long ? Reply::bad("Line too long") : handle_command(state_, line.text);
-      if (reply.next == Next::sasl_continue) reply = co_await sasl_continue();
-      switch (reply.next) {
-        case Next::authenticate: reply = co_await authenticate(reply.user, reply.secret); break;
-        case Next::start_tls:
-          send(reply);
-          co_await conn_.flush();
-          co_await start_tls();
-          continue;
-        case Next::send_message:
-          if (!co_await send_message(reply)) co_return;
-          continue;
-        case Next::update: co_return co_await update();
-        case Next::close: co_return co_await close_with(reply);
-        case Next::none:
-        case Next::sasl_continue: break;
+      if (reply.is<next::SaslContinue>()) reply = co_await sasl_continue();
+      if (auto* credentials = std::get_if<next::Authenticate>(&reply.next)) {
+        next::Authenticate given = std::move(*credentials);
+        reply = co_await authenticate(given.user, given.secret);
+      } else if (reply.is<next::StartTls>()) {
+        co_await io_.start_tls_after(reply);
+        state_.tls_started();
+        continue;
+      } else if (reply.is<next::SendMessage>()) {
+        if (!co_await send_message(reply)) co_return;
+        continue;
+      } else if (reply.is<next::Update>()) {
+        co_return co_await update();
+      } else if (reply.is<next::Close>()) {
+        co_return co_await io_.close_with(reply);
       }
       // Only unknown commands and syntax errors count (as Dovecot): a
       // client asking for a message that is not there is not misbehaving.
       if (reply.bad_command && ++state_.errors >= svc_.config.pop3d.max_errors) {
-        send(reply);
+        io_.send(reply);
         Reply goodbye = Reply::failure("Too many bad commands, closing connection");
-        co_return co_await close_with(goodbye);
+        co_return co_await io_.close_with(goodbye);
       }
-      send(reply);
+      io_.send(reply);
     }
   }
 
@@ -74,29 +76,16 @@ class Session {
   asio::awaitable<void> interrupted() {
     Reply goodbye = conn_.interrupted() == service::Interrupt::timeout ? Reply::failure("Disconnected for inactivity")
                                                                    : shutting_down();
-    co_await close_with(goodbye);
+    co_await io_.close_with(goodbye);
   }
 
-  const std::string& user() const { return logged_in_; }
+  std::string summary() const { return "user=" + logged_in_; }
 
  private:
   static Reply shutting_down() { return Reply::failure("Server shutting down", "SYS/TEMP"); }
 
-  void send(const Reply& reply) { conn_.queue(format(reply)); }
-
-  asio::awaitable<void> close_with(const Reply& reply) {
-    send(reply);
-    co_await conn_.flush();
-    conn_.close();
-  }
-
   asio::awaitable<void> start_tls() {
-    // RFC 2595 §4: what came before the handshake is not trusted.
-    conn_.discard_buffered();
-    // The certificate current now (SIGHUP may have replaced it), kept for
-    // the rest of the session.
-    tls_context_ = svc_.tls->current();
-    co_await conn_.start_tls(*tls_context_);
+    co_await io_.start_tls();
     state_.tls_started();
   }
 
@@ -115,14 +104,11 @@ class Session {
 
   asio::awaitable<Reply> authenticate(const std::string& name, const std::string& password) {
     service::AuthResult auth = co_await svc_.authenticator.verify(peer_, name, password);
-    if (auth.outcome == service::AuthOutcome::throttled) {
-      svc_.metrics.login("throttled");
-      log::warning("pop3d: login refused for [", peer_, "]: too many failures");
-      co_return Reply::failure("Too many failed logins from your address, try again later", "SYS/TEMP");
-    }
-    if (auth.outcome == service::AuthOutcome::failure) {
-      svc_.metrics.login("failure");
-      log::warning("pop3d: authentication failed for [", peer_, "] user=", name);
+    if (auth.outcome != service::AuthOutcome::success) {
+      svc_.metrics.login(service::auth_outcome_label(auth, "pop3d", "login", peer_, name));
+      if (auth.outcome == service::AuthOutcome::throttled) {
+        co_return Reply::failure("Too many failed logins from your address, try again later", "SYS/TEMP");
+      }
       co_return Reply::failure("Authentication failed", "AUTH");
     }
     const std::string& address = auth.address;
@@ -149,25 +135,26 @@ class Session {
   // would make the client read the replies that follow as message text, so
   // the connection has been closed instead.
   asio::awaitable<bool> send_message(const Reply& reply) {
-    const storage::MessageInfo* info = state_.maildrop->find(reply.message);
+    const next::SendMessage& want = std::get<next::SendMessage>(reply.next);
+    const storage::MessageInfo* info = state_.maildrop->find(want.message);
     service::StoredMessage message = service::StoredMessage::in_mailbox(state_.maildrop->user_id(), info->uid);
     service::StreamOptions options;
-    options.top_lines = reply.top_lines;
+    options.top_lines = want.top_lines;
     options.lead = format(reply);
     options.written = [this](std::size_t bytes) { svc_.metrics.bytes_sent(bytes); };
     service::StreamOutcome sent = co_await service::stream_message(conn_, svc_.store, message, options);
     if (sent == service::StreamOutcome::gone) {
       // Removed by an administrator since the snapshot.
-      send(Reply::failure("Message " + std::to_string(reply.message) + " is gone"));
+      io_.send(Reply::failure("Message " + std::to_string(want.message) + " is gone"));
       co_return true;
     }
     if (sent == service::StreamOutcome::gone_midway) {
-      log::warning("pop3d: message ", reply.message, " of ", logged_in_,
+      log::warning("pop3d: message ", want.message, " of ", logged_in_,
                    " was removed while being sent; closing the connection");
       conn_.close();
       co_return false;
     }
-    if (!reply.top_lines) svc_.metrics.retrieved();
+    if (!want.top_lines) svc_.metrics.retrieved();
     co_return true;
   }
 
@@ -180,22 +167,22 @@ class Session {
       if (!done) {
         log::error("pop3d: deleting for ", logged_in_, " failed: ", done.error().message);
         Reply failed = Reply::failure("Deleting messages failed; none were deleted", "SYS/TEMP");
-        co_return co_await close_with(failed);
+        co_return co_await io_.close_with(failed);
       }
       svc_.metrics.deleted(marked);
       log::info("pop3d: user=", logged_in_, " deleted=", marked);
     }
     Reply goodbye = Reply::success("Logging out");
-    co_await close_with(goodbye);
+    co_await io_.close_with(goodbye);
   }
 
   static constexpr std::size_t max_sasl_line = 2048;
 
   service::Connection& conn_;
+  service::SessionIo io_;
   Services& svc_;
-  ListenerInfo listener_;
+  ListenerPolicy listener_;
   service::SessionControl& control_;
-  std::shared_ptr<asio::ssl::context> tls_context_;  // set by start_tls()
   SessionState state_;
   std::string peer_;
   std::string logged_in_;
@@ -203,18 +190,14 @@ class Session {
 
 }  // namespace
 
-asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerInfo listener,
+asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerPolicy listener,
                                   std::shared_ptr<service::SessionControl> control) {
   service::Connection conn(std::move(socket));
-  control->connection = &conn;
-  const std::string peer = service::address_text(conn.peer());
-  services.metrics.connection_opened(listener.name);
-  log::info("pop3d: connect from [", peer, "] listener=", listener.name);
-  Session session(conn, services, std::move(listener), *control);
-  std::string ending = co_await service::drive_session(session, conn, "pop3d");
-  control->connection = nullptr;
+  const std::string name(listener.name);
+  services.metrics.connection_opened(name);
+  Session session(conn, services, listener, *control);
+  co_await service::serve_session(session, conn, *control, "pop3d", name);
   services.metrics.connection_closed();
-  log::info("pop3d: disconnect from [", peer, "] user=", session.user(), " (", ending, ")");
 }
 
 }  // namespace aviary::pop3d

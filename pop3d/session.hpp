@@ -2,11 +2,12 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
-#include <asio/ssl/context.hpp>
 #include <memory>
 #include <string>
 
 #include "common/config.hpp"
+#include "pop3d/listener_policy.hpp"
+#include "pop3d/metrics.hpp"
 #include "service/authenticator.hpp"
 #include "service/server.hpp"
 #include "service/tls.hpp"
@@ -23,12 +24,7 @@ struct Services {
   std::shared_ptr<ServerTls> tls;  // null without [tls]
 };
 
-struct ListenerInfo {
-  bool implicit_tls = false;
-  std::string name;  // metrics label: pop3, pop3s
-};
-
-asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerInfo listener,
+asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerPolicy listener,
                                   std::shared_ptr<service::SessionControl> control);
 
 }  // namespace aviary::pop3d

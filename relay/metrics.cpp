@@ -20,32 +20,28 @@ struct Metrics::Families {
   prometheus::Counter& queue_corrupt;
 };
 
-namespace {
-
-template <class Builder>
-auto& build(Builder builder, prometheus::Registry& r, const char* name, const char* help) {
-  return builder.Name(name).Help(help).Register(r);
-}
-
-}  // namespace
-
 Metrics::Metrics(prometheus::Registry& r)
     : f_(new Families{
-          build(prometheus::BuildGauge(), r, "aviary_queue_messages", "Messages in the outbound queue").Add({}),
-          build(prometheus::BuildGauge(), r, "aviary_queue_oldest_age_seconds", "Age of the oldest queued message")
+          register_family(prometheus::BuildGauge(), r, "aviary_queue_messages",
+                          "Messages in the outbound queue")
               .Add({}),
-          build(prometheus::BuildCounter(), r, "aviary_delivery_attempts_total",
-                "Outbound delivery attempts per recipient, by result"),
-          build(prometheus::BuildHistogram(), r, "aviary_delivery_duration_seconds",
-                "Duration of one outbound transaction, connection set-up included")
+          register_family(prometheus::BuildGauge(), r, "aviary_queue_oldest_age_seconds",
+                          "Age of the oldest queued message")
+              .Add({}),
+          register_family(prometheus::BuildCounter(), r, "aviary_delivery_attempts_total",
+                          "Outbound delivery attempts per recipient, by result"),
+          register_family(prometheus::BuildHistogram(), r, "aviary_delivery_duration_seconds",
+                          "Duration of one outbound transaction, connection set-up included")
               .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
                                                                30, 60, 300}),
-          build(prometheus::BuildGauge(), r, "aviary_storage_map_size_bytes", "LMDB map size (storage.map_size)").Add({}),
-          build(prometheus::BuildGauge(), r, "aviary_storage_map_used_bytes",
-                "How far into the map the store reaches; writes fail when it reaches the map size")
+          register_family(prometheus::BuildGauge(), r, "aviary_storage_map_size_bytes",
+                          "LMDB map size (storage.map_size)")
               .Add({}),
-          build(prometheus::BuildCounter(), r, "aviary_queue_corrupt_records_total",
-                "Queue records the relay could not decode and skipped (see the log)")
+          register_family(prometheus::BuildGauge(), r, "aviary_storage_map_used_bytes",
+                          "How far into the map the store reaches; writes fail when it reaches the map size")
+              .Add({}),
+          register_family(prometheus::BuildCounter(), r, "aviary_queue_corrupt_records_total",
+                          "Queue records the relay could not decode and skipped (see the log)")
               .Add({}),
       }) {
   add_known_labels(f_->attempts, "result", delivery_results);

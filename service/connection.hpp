@@ -5,6 +5,9 @@
 // and the session coroutine never run at the same time.
 #pragma once
 
+// Asio before any standard header, as in asio_impl.cpp: its configuration
+// looks for macros that standard headers define, and a different answer here
+// makes aligned_new/aligned_delete disagree between files (valgrind: mismatched free).
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>

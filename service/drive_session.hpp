@@ -1,6 +1,7 @@
 // drive_session.hpp - what every protocol session does around its dialogue:
 // run it, turn how it ended into words for the log, and give the client its
-// last word after a timeout or shutdown.
+// last word after a timeout or shutdown; and the connect and disconnect
+// lines around all that.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -9,6 +10,7 @@
 
 #include "common/log.hpp"
 #include "service/connection.hpp"
+#include "service/server.hpp"
 
 namespace aviary::service {
 
@@ -34,6 +36,20 @@ asio::awaitable<std::string> drive_session(Session& session, Connection& conn, c
     }
   }
   co_return ending;
+}
+
+// The whole life of `session` on `conn`: the connection known to `control`
+// while it runs (shutdown reaches it through that), "connect from" and
+// "disconnect from ... <session.summary()> (<how it ended>)" in the log.
+template <class Session>
+asio::awaitable<void> serve_session(Session& session, Connection& conn, SessionControl& control, const char* daemon,
+                                    const std::string& listener) {
+  control.connection = &conn;
+  const std::string peer = address_text(conn.peer());
+  log::info(daemon, ": connect from [", peer, "] listener=", listener);
+  std::string ending = co_await drive_session(session, conn, daemon);
+  control.connection = nullptr;
+  log::info(daemon, ": disconnect from [", peer, "] ", session.summary(), " (", ending, ")");
 }
 
 }  // namespace aviary::service

@@ -12,8 +12,9 @@
 #include <asio/write.hpp>
 #include <thread>
 
-#include "common/log.hpp"
 #include "common/admission.hpp"
+#include "common/exception_text.hpp"
+#include "common/log.hpp"
 #include "common/notify.hpp"
 
 namespace aviary::service {
@@ -168,12 +169,7 @@ void Server::start_session(Acceptor& acceptor, Socket socket) {
                  [this, ip, client, pool, control](std::exception_ptr e) {
                    sessions_.remove(control);
                    pool->leave(client);
-                   if (!e) return;
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& err) {
-                     log::error(name_, ": session with [", ip, "] ended: ", err.what());
-                   }
+                   if (e) log::error(name_, ": session with [", ip, "] ended: ", exception_text(e).what);
                  });
 }
 
@@ -217,12 +213,9 @@ void Server::run(std::chrono::seconds grace) {
   for (auto& a : acceptors_) {
     asio::co_spawn(io_, accept_loop(*a), [this, where = a->endpoint.to_string()](std::exception_ptr e) {
       if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::system_error& err) {
-        if (err.code() != asio::error::operation_aborted) log::error(name_, ": listener ", where, " stopped: ", err.what());
-      } catch (const std::exception& err) {
-        log::error(name_, ": listener ", where, " stopped: ", err.what());
+      // A listener closed at shutdown ends with operation_aborted: no failure.
+      if (auto err = exception_text(e); err.code != asio::error::operation_aborted) {
+        log::error(name_, ": listener ", where, " stopped: ", err.what);
       }
     });
     log::info(name_, ": listening on ", a->endpoint.to_string());

@@ -1,21 +1,13 @@
 // command_parser.cpp - see command_parser.hpp.
 #include "smtpd/command_parser.hpp"
 
-#include <limits>
+#include "common/text.hpp"
 
 namespace aviary::smtpd {
 namespace {
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
-}
-
 bool iequals_prefix(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && upper(text.substr(0, prefix.size())) == prefix;
+  return text.size() >= prefix.size() && to_upper(text.substr(0, prefix.size())) == prefix;
 }
 
 // RFC 5321 §4.1.2 esmtp-keyword: ALPHA / DIGIT, then also "-".
@@ -45,7 +37,7 @@ Error syntax(std::string message) { return Error{Errc::invalid, std::move(messag
 CommandLine split_command(std::string_view line) {
   auto space = line.find(' ');
   CommandLine cmd;
-  cmd.verb = upper(line.substr(0, space));
+  cmd.verb = to_upper(line.substr(0, space));
   if (space != std::string_view::npos) {
     std::string_view rest = line.substr(space + 1);
     cmd.args = std::string(rest);
@@ -90,7 +82,7 @@ Result<PathArgument> parse_path_argument(std::string_view args, std::string_view
     if (!allow_null) return syntax("the null address is not allowed here");
   } else if (path.find('@') == std::string_view::npos) {
     // RFC 5321 §4.5.1: "<Postmaster>" without a domain must be accepted.
-    if (upper(path) != "POSTMASTER") return syntax("address without a domain");
+    if (to_upper(path) != "POSTMASTER") return syntax("address without a domain");
     out.address = Address{"postmaster", ""};
   } else {
     auto address = parse_address(path);
@@ -110,7 +102,7 @@ Result<PathArgument> parse_path_argument(std::string_view args, std::string_view
     Parameter p;
     std::string_view keyword = item.substr(0, eq);
     if (!valid_keyword(keyword)) return syntax("bad parameter " + std::string(item));
-    p.keyword = upper(keyword);
+    p.keyword = to_upper(keyword);
     if (eq != std::string_view::npos) {
       std::string_view value = item.substr(eq + 1);
       if (!valid_value(value)) return syntax("bad parameter value " + std::string(item));
@@ -122,15 +114,7 @@ Result<PathArgument> parse_path_argument(std::string_view args, std::string_view
 }
 
 std::optional<std::uint64_t> parse_size_value(std::string_view text) {
-  if (text.empty() || text.size() > 20) return std::nullopt;
-  std::uint64_t value = 0;
-  constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
-    value = value > (max - digit) / 10 ? max : value * 10 + digit;
-  }
-  return value;
+  return parse_decimal(text, Overflow::saturate, 20);
 }
 
 namespace {

@@ -2,9 +2,10 @@
 #include "smtpd/commands.hpp"
 
 #include <algorithm>
-#include <charconv>
 
+#include "common/address.hpp"
 #include "common/sasl.hpp"
+#include "common/text.hpp"
 #include "smtpd/command_parser.hpp"
 
 namespace aviary::smtpd {
@@ -33,12 +34,6 @@ constexpr std::size_t recipient_overshoot_limit = 1000;
 Reply ok(std::string enhanced = "2.0.0") { return Reply(250, std::move(enhanced), "Ok"); }
 Reply syntax(std::string text) { return Reply(501, "5.5.4", "Syntax: " + std::move(text)); }
 
-bool parse_number(std::string_view text, std::uint64_t& out) {
-  if (text.empty() || text.size() > 20) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
 // HELO and EHLO (§4.1.1.1): a new session state, the transaction reset.
 Reply hello(SessionState& s, const Services& svc, std::string_view args, bool extended) {
   while (!args.empty() && args.back() == ' ') args.remove_suffix(1);
@@ -60,8 +55,7 @@ Reply hello(SessionState& s, const Services& svc, std::string_view args, bool ex
   r.lines.push_back("SMTPUTF8");
   r.lines.push_back("ENHANCEDSTATUSCODES");
   if (svc.tls_available && !s.tls) r.lines.push_back("STARTTLS");
-  // RFC 4954 §4 and RFC 8314: passwords only inside TLS, never on port 25.
-  if (s.kind != ListenerKind::mx && s.tls) r.lines.push_back("AUTH PLAIN LOGIN");
+  if (s.listener.offers_auth && s.tls) r.lines.push_back("AUTH PLAIN LOGIN");
   // RFC 3030 CHUNKING only: BINARYMIME is not offered, since a binary body
   // could be neither checked for bare line ends nor relayed (the queue
   // sends with DATA).
@@ -76,14 +70,9 @@ Reply ehlo(SessionState& s, const Services& svc, std::string_view args) { return
 // the UTF-8 is in the local part or in the domain (as written, before IDNA).
 Reply needs_smtputf8() { return Reply(553, "5.6.7", "SMTPUTF8 is required for a non-ASCII address"); }
 
-bool non_ascii(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-}
-
-// Submission (RFC 6409 §4.3, RFC 4954 §6): TLS, then AUTH, then only the
-// user's own addresses as sender.
+// Submission (RFC 6409 §4.3, RFC 4954 §6): TLS, then AUTH.
 std::optional<Reply> submission_gate(const SessionState& s) {
-  if (s.kind == ListenerKind::mx) return std::nullopt;
+  if (!s.listener.requires_auth) return std::nullopt;
   if (!s.tls) return Reply(530, "5.7.0", "Must issue a STARTTLS command first");
   if (s.auth_user.empty()) return Reply(530, "5.7.0", "Authentication required");
   return std::nullopt;
@@ -118,22 +107,22 @@ Reply mail(SessionState& s, const Services& svc, std::string_view args) {
       }
       txn.declared_size = *size;
     } else if (p.keyword == "BODY" && p.value) {
-      std::string v = *p.value;
-      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      std::string v = to_upper(*p.value);
       if (v == "7BIT") txn.body = BodyType::seven_bit;
       else if (v == "8BITMIME") txn.body = BodyType::eight_bit_mime;
       else return Reply(501, "5.5.4", "Unsupported BODY type " + *p.value);
     } else if (p.keyword == "SMTPUTF8" && !p.value) {
       txn.smtputf8 = true;
-    } else if (p.keyword == "AUTH" && p.value && s.kind != ListenerKind::mx) {
+    } else if (p.keyword == "AUTH" && p.value && s.listener.accepts_auth_parameter) {
       // RFC 4954 §5: the original submitter; we know who authenticated.
     } else {
       return Reply(555, "5.5.4", "Unsupported parameter " + p.keyword);
     }
   }
   if (!s.esmtp && !parsed->parameters.empty()) return Reply(555, "5.5.4", "Parameters need EHLO");
-  if (non_ascii(parsed->text) && !txn.smtputf8) return needs_smtputf8();
-  if (s.kind != ListenerKind::mx) {
+  if (!is_ascii(parsed->text) && !txn.smtputf8) return needs_smtputf8();
+  if (s.listener.checks_sender) {
+    // Only the user's own addresses (RFC 6409 §4.3, §6.1).
     if (!parsed->address) return Reply(553, "5.7.1", "The null sender is not allowed for submission");
     if (!owns_sender(s, svc, *parsed->address)) {
       return Reply(553, "5.7.1", "<" + parsed->address->to_string() + ">: Sender address rejected: not owned by user " + s.auth_user);
@@ -165,10 +154,8 @@ std::string postmaster_domain(const Services& svc) {
 }
 
 // True when relay.routes has an entry for this address literal ("[192.0.2.1]").
-bool routed_literal(const Services& svc, std::string literal) {
-  std::transform(literal.begin(), literal.end(), literal.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return svc.config.relay.routes.contains(literal);
+bool routed_literal(const Services& svc, std::string_view literal) {
+  return svc.config.relay.routes.contains(to_lower(literal));
 }
 
 void add_unique(std::vector<std::string>& list, const std::string& item) {
@@ -181,7 +168,7 @@ Reply rcpt(SessionState& s, const Services& svc, std::string_view args) {
   if (!parsed->parameters.empty()) return Reply(555, "5.5.4", "Unsupported parameter " + parsed->parameters[0].keyword);
   Address rcpt = *parsed->address;
   if (rcpt.domain.empty()) rcpt.domain = postmaster_domain(svc);  // "<Postmaster>"
-  if (non_ascii(parsed->text) && !s.txn.smtputf8) return needs_smtputf8();
+  if (!is_ascii(parsed->text) && !s.txn.smtputf8) return needs_smtputf8();
   if (s.txn.recipients.size() >= svc.config.smtpd.max_recipients) {
     Reply r(452, "4.5.3", "Error: too many recipients");
     r.counts_as_error = ++s.txn.excess_recipients > recipient_overshoot_limit;
@@ -193,14 +180,14 @@ Reply rcpt(SessionState& s, const Services& svc, std::string_view args) {
   using Outcome = storage::Resolution::Outcome;
   switch (r.outcome) {
     case Outcome::not_hosted:
-      if (s.kind != ListenerKind::mx && rcpt.domain.starts_with('[') && !routed_literal(svc, rcpt.domain)) {
+      if (s.listener.relays && rcpt.domain.starts_with('[') && !routed_literal(svc, rcpt.domain)) {
         // A domain literal would go straight to that address, past the
         // smarthost and the routes: users could make the relay connect to
         // internal hosts. Only a [relay] route may name one.
         svc.metrics.recipient("rejected");
         return Reply(550, "5.7.1", shown + ": Recipient address rejected: domain literals are not accepted here");
       }
-      if (s.kind != ListenerKind::mx) {
+      if (s.listener.relays) {
         // An authenticated user may send anywhere: the queue takes it.
         add_unique(s.txn.remote, rcpt.to_string());  // remote local parts keep their case
         s.txn.recipients.push_back(rcpt.to_string());
@@ -237,7 +224,7 @@ Reply rcpt(SessionState& s, const Services& svc, std::string_view args) {
 Reply data(SessionState& s, const Services&, std::string_view args) {
   if (!args.empty()) return syntax("DATA");
   if (s.txn.bdat_started) return Reply(503, "5.5.1", "Error: DATA after BDAT");
-  return Reply(354, "", "End data with <CR><LF>.<CR><LF>", Next::read_data);
+  return Reply(354, "", "End data with <CR><LF>.<CR><LF>", next::ReadData{});
 }
 
 // RFC 3030 §2: the chunk follows whatever the answer; it is read before the
@@ -246,13 +233,11 @@ Reply bdat(SessionState& s, const Services&, std::string_view args) {
   auto cmd = parse_bdat(args);
   if (!cmd) return syntax("BDAT <size> [LAST]");
   if (s.phase != Phase::rcpt) {
-    Reply r(503, "5.5.1", s.phase == Phase::mail ? "Error: need RCPT command" : "Error: need MAIL command");
-    r.next = Next::read_chunk;
-    return r;
+    return Reply(503, "5.5.1", s.phase == Phase::mail ? "Error: need RCPT command" : "Error: need MAIL command", *cmd);
   }
-  if (s.txn.bdat_failed) return Reply(503, "5.5.1", "Error: transaction failed, send RSET", Next::read_chunk);
+  if (s.txn.bdat_failed) return Reply(503, "5.5.1", "Error: transaction failed, send RSET", *cmd);
   s.txn.bdat_started = true;
-  return Reply(250, "2.0.0", std::to_string(cmd->size) + " octets received", Next::read_chunk);
+  return Reply(250, "2.0.0", std::to_string(cmd->size) + " octets received", *cmd);
 }
 
 Reply rset(SessionState& s, const Services&, std::string_view) {
@@ -263,7 +248,7 @@ Reply rset(SessionState& s, const Services&, std::string_view) {
 Reply noop(SessionState&, const Services&, std::string_view) { return ok(); }
 
 Reply quit(SessionState&, const Services& svc, std::string_view) {
-  return Reply(221, "2.0.0", svc.config.hostname + " closing connection", Next::close);
+  return Reply(221, "2.0.0", svc.config.hostname + " closing connection", next::Close{});
 }
 
 // §3.5.3: VRFY would let anyone harvest addresses.
@@ -282,25 +267,24 @@ Reply starttls(SessionState& s, const Services& svc, std::string_view args) {
   if (!svc.tls_available) return Reply(502, "5.5.1", "Error: command not implemented");
   if (s.tls) return Reply(503, "5.5.1", "Error: TLS already active");
   if (!args.empty()) return syntax("STARTTLS");
-  return Reply(220, "2.0.0", "Ready to start TLS", Next::start_tls);
+  return Reply(220, "2.0.0", "Ready to start TLS", next::StartTls{});
 }
 
 // RFC 4954 §4: AUTH mechanism [initial-response].
 Reply auth(SessionState& s, const Services&, std::string_view args) {
-  if (s.kind == ListenerKind::mx) return Reply(503, "5.5.1", "Error: authentication not enabled");
+  // RFC 4954 §4 and RFC 8314: passwords only inside TLS, never on port 25.
+  if (!s.listener.offers_auth) return Reply(503, "5.5.1", "Error: authentication not enabled");
   if (!s.tls) return Reply(538, "5.7.11", "Encryption required for requested authentication mechanism");
   if (!s.auth_user.empty()) return Reply(503, "5.5.1", "Error: already authenticated");
   if (s.phase == Phase::mail || s.phase == Phase::rcpt) return Reply(503, "5.5.1", "Error: MAIL transaction in progress");
   auto space = args.find(' ');
-  std::string mechanism(args.substr(0, space));
-  std::transform(mechanism.begin(), mechanism.end(), mechanism.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  std::string mechanism = to_upper(args.substr(0, space));
   if (mechanism.empty()) return syntax("AUTH mechanism [initial-response]");
   if (mechanism != "PLAIN" && mechanism != "LOGIN") return Reply(504, "5.5.4", "Unrecognized authentication type");
-  s.sasl = SaslExchange{mechanism, {}, {}};
+  s.sasl = SaslExchange{mechanism, {}};
   if (space == std::string_view::npos) {
     // PLAIN: an empty challenge; LOGIN: "Username:".
-    return Reply(334, "", mechanism == "PLAIN" ? "" : base64_encode("Username:"), Next::sasl_continue);
+    return Reply(334, "", mechanism == "PLAIN" ? "" : base64_encode("Username:"), next::SaslContinue{});
   }
   std::string_view initial = args.substr(space + 1);
   return handle_sasl_response(s, initial == "=" ? std::string_view() : initial);
@@ -343,29 +327,26 @@ Reply handle_sasl_response(SessionState& s, std::string_view line) {
   if (x.mechanism == "PLAIN") {
     auto credentials = decode_plain(line);
     if (!credentials) return fail(Reply(501, "5.5.2", "Cannot decode AUTH PLAIN response"));
-    x.user = credentials->user;
-    x.password = credentials->password;
-    return Reply(0, "", "", Next::authenticate);
+    return verify({x.mechanism, credentials->user, credentials->password});
   }
   auto decoded = base64_decode(line);
   if (!decoded) return fail(Reply(501, "5.5.2", "Cannot decode AUTH LOGIN response"));
   if (x.user.empty()) {
     if (decoded->empty()) return fail(Reply(501, "5.5.2", "Empty user name"));
     x.user = *decoded;
-    return Reply(334, "", base64_encode("Password:"), Next::sasl_continue);
+    return Reply(334, "", base64_encode("Password:"), next::SaslContinue{});
   }
-  x.password = *decoded;
-  return Reply(0, "", "", Next::authenticate);
+  return verify({x.mechanism, x.user, *decoded});
 }
 
 std::optional<BdatCommand> parse_bdat(std::string_view args) {
   BdatCommand cmd;
   auto space = args.find(' ');
-  if (!parse_number(args.substr(0, space), cmd.size)) return std::nullopt;
+  auto size = parse_decimal(args.substr(0, space), Overflow::refuse, 20);
+  if (!size) return std::nullopt;
+  cmd.size = *size;
   if (space != std::string_view::npos) {
-    std::string rest(args.substr(space + 1));
-    std::transform(rest.begin(), rest.end(), rest.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    if (rest != "LAST") return std::nullopt;
+    if (to_upper(args.substr(space + 1)) != "LAST") return std::nullopt;
     cmd.last = true;
   }
   return cmd;
@@ -386,11 +367,14 @@ Reply handle_command(SessionState& state, const Services& services, std::string_
   if (control) return Reply(501, "5.5.4", "Syntax error: control characters in command");
   if (it->junk && ++state.junk_commands > services.config.smtpd.junk_command_limit) {
     // A client that only keeps the session busy loses it.
-    return Reply(421, "4.7.0", services.config.hostname + " Error: too many junk commands", Next::close);
+    return Reply(421, "4.7.0", services.config.hostname + " Error: too many junk commands", next::Close{});
   }
   if (!(it->phases & bit(state.phase))) {
     Reply r = out_of_sequence(state, cmd.verb);
-    if (cmd.verb == "BDAT" && parse_bdat(cmd.args)) r.next = Next::read_chunk;
+    if (cmd.verb == "BDAT") {
+      // The chunk follows even so (RFC 3030 §2).
+      if (auto chunk = parse_bdat(cmd.args)) r.next = *chunk;
+    }
     return r;
   }
   return it->handler(state, services, cmd.args);

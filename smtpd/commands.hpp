@@ -2,10 +2,12 @@
 // handler that answers it. One look at commands.cpp shows the protocol.
 //
 // Handlers are plain functions returning a Reply; the few that need I/O
-// (DATA, BDAT, STARTTLS) say so through Reply::next and the session does it.
+// (DATA, BDAT, STARTTLS, AUTH) say so through Reply::next, with what the
+// session needs to do it.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "smtpd/reply.hpp"
@@ -23,10 +25,7 @@ Reply handle_sasl_response(SessionState& state, std::string_view line);
 // The 220 greeting.
 Reply greeting(const Services& services);
 
-struct BdatCommand {
-  std::uint64_t size = 0;
-  bool last = false;
-};
+using BdatCommand = next::ReadChunk;
 // "BDAT <size> [LAST]"; nullopt on a syntax error (then no chunk follows we can find).
 std::optional<BdatCommand> parse_bdat(std::string_view args);
 

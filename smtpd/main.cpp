@@ -34,14 +34,14 @@ void serve(const Config& config) {
   auto submission_pool = server.add_pool(c.max_submission_connections, c.max_connections_per_ip);
   std::string refusal = smtpd::format(smtpd::Reply(421, "4.7.0", config.hostname + " Error: too many connections, try later"));
   auto listen = [&](const std::vector<Endpoint>& endpoints, const std::shared_ptr<service::SessionPool>& pool,
-                    smtpd::ListenerInfo info) {
+                    smtpd::ListenerPolicy info) {
     runtime.listen(endpoints, pool, [&services, tls, info](service::Socket socket, std::shared_ptr<service::SessionControl> control) {
       return smtpd::run_session(std::move(socket), services, info, tls, std::move(control));
     }, refusal);
   };
-  listen(c.listen, mx_pool, {smtpd::ListenerKind::mx, "smtp"});
-  listen(c.submission, submission_pool, {smtpd::ListenerKind::submission, "submission"});
-  listen(c.submissions, submission_pool, {smtpd::ListenerKind::submissions, "submissions"});
+  listen(c.listen, mx_pool, smtpd::mx_listener);
+  listen(c.submission, submission_pool, smtpd::submission_listener);
+  listen(c.submissions, submission_pool, smtpd::submissions_listener);
   relay::Services relay_services{config, runtime.store(), relay_metrics};
   relay::QueueRunner relay(relay_services, server.io());
   relay.start();

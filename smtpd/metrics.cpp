@@ -21,28 +21,23 @@ struct Metrics::Families {
   prometheus::Histogram& commit;
 };
 
-namespace {
-
-template <class Builder>
-auto& build(Builder builder, prometheus::Registry& r, const char* name, const char* help) {
-  return builder.Name(name).Help(help).Register(r);
-}
-
-}  // namespace
-
 Metrics::Metrics(prometheus::Registry& r)
     : f_(new Families{
-          build(prometheus::BuildCounter(), r, "aviary_smtpd_connections_total", "SMTP connections accepted"),
-          build(prometheus::BuildGauge(), r, "aviary_smtpd_sessions_active", "SMTP sessions open now"),
-          build(prometheus::BuildCounter(), r, "aviary_smtpd_messages_received_total", "Messages accepted (250 after DATA/BDAT)"),
-          build(prometheus::BuildCounter(), r, "aviary_smtpd_messages_rejected_total", "Messages refused, by reason"),
-          build(prometheus::BuildCounter(), r, "aviary_smtpd_recipients_total", "Recipients, by disposition"),
-          build(prometheus::BuildCounter(), r, "aviary_smtpd_auth_attempts_total", "AUTH attempts, by result"),
-          build(prometheus::BuildHistogram(), r, "aviary_smtpd_message_size_bytes", "Size of accepted messages")
+          register_family(prometheus::BuildCounter(), r, "aviary_smtpd_connections_total", "SMTP connections accepted"),
+          register_family(prometheus::BuildGauge(), r, "aviary_smtpd_sessions_active", "SMTP sessions open now"),
+          register_family(prometheus::BuildCounter(), r, "aviary_smtpd_messages_received_total",
+                          "Messages accepted (250 after DATA/BDAT)"),
+          register_family(prometheus::BuildCounter(), r, "aviary_smtpd_messages_rejected_total",
+                          "Messages refused, by reason"),
+          register_family(prometheus::BuildCounter(), r, "aviary_smtpd_recipients_total", "Recipients, by disposition"),
+          register_family(prometheus::BuildCounter(), r, "aviary_smtpd_auth_attempts_total",
+                          "AUTH attempts, by result"),
+          register_family(prometheus::BuildHistogram(), r, "aviary_smtpd_message_size_bytes",
+                          "Size of accepted messages")
               .Add({}, prometheus::Histogram::BucketBoundaries{1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
                                                                16777216, 67108864}),
-          build(prometheus::BuildHistogram(), r, "aviary_storage_commit_duration_seconds",
-                "Duration of one group commit, fsync included")
+          register_family(prometheus::BuildHistogram(), r, "aviary_storage_commit_duration_seconds",
+                          "Duration of one group commit, fsync included")
               .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                0.25, 0.5, 1, 2.5}),
       }) {

@@ -3,6 +3,12 @@
 
 namespace aviary::smtpd {
 
+Reply verify(next::Authenticate credentials) {
+  Reply r;
+  r.next = std::move(credentials);
+  return r;
+}
+
 std::string format(const Reply& reply) {
   std::string out;
   std::string code = std::to_string(reply.code);

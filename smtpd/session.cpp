@@ -15,10 +15,11 @@
 #include "common/header.hpp"
 #include "common/log.hpp"
 #include "service/authenticator.hpp"
-#include "smtpd/commands.hpp"
-#include "smtpd/command_parser.hpp"
 #include "service/commit.hpp"
 #include "service/drive_session.hpp"
+#include "service/session_io.hpp"
+#include "smtpd/command_parser.hpp"
+#include "smtpd/commands.hpp"
 #include "smtpd/data_reader.hpp"
 #include "smtpd/delivery.hpp"
 #include "smtpd/message_buffer.hpp"
@@ -32,22 +33,20 @@ constexpr std::size_t memory_per_message = 256 * 1024;
 
 class Session {
  public:
-  Session(service::Connection& conn, Services& svc, ListenerInfo listener, std::shared_ptr<ServerTls> tls,
+  Session(service::Connection& conn, Services& svc, const ListenerPolicy& listener, std::shared_ptr<ServerTls> tls,
           service::SessionControl& control)
-      : conn_(conn), svc_(svc), listener_(std::move(listener)), tls_(std::move(tls)), control_(control) {
-    state_.kind = listener_.kind;
+      : conn_(conn), io_(conn, std::move(tls)), svc_(svc), listener_(listener), control_(control) {
+    state_.listener = listener_;
     state_.peer = service::address_text(conn_.peer());
   }
 
   asio::awaitable<void> run() {
-    if (listener_.kind == ListenerKind::submissions) {
-      co_await start_tls();  // RFC 8314 §3.3: TLS from the first byte
-    }
-    send(greeting(svc_));
+    if (listener_.implicit_tls) co_await start_tls();  // RFC 8314 §3.3: TLS from the first byte
+    io_.send(greeting(svc_));
     for (;;) {
       if (control_.stopping && state_.phase != Phase::mail && state_.phase != Phase::rcpt) {
         Reply goodbye(421, "4.3.2", svc_.config.hostname + " Service shutting down");
-        co_return co_await close_with(goodbye);
+        co_return co_await io_.close_with(goodbye);
       }
       if (conn_.should_flush()) co_await conn_.flush();
       control_.idle = state_.phase == Phase::connected || state_.phase == Phase::greeted;
@@ -58,28 +57,29 @@ class Session {
 
       Reply reply = line.too_long ? Reply(500, "5.5.2", "Error: line too long")
                                   : handle_command(state_, svc_, line.text);
-      while (reply.next == Next::sasl_continue) reply = co_await sasl_continue(reply);
-      switch (reply.next) {
-        case Next::authenticate: reply = co_await authenticate(); break;
-        case Next::sasl_continue: break;  // handled above
-        case Next::read_data: reply = co_await read_data(reply); break;
-        case Next::read_chunk: reply = co_await read_chunk(reply, line.text); break;
-        case Next::start_tls:
-          send(reply);
-          co_await conn_.flush();
-          co_await start_tls();
-          continue;
-        case Next::close:
-          co_return co_await close_with(reply);
-        case Next::none: break;
+      while (reply.is<next::SaslContinue>()) reply = co_await sasl_continue(reply);
+      if (auto* credentials = std::get_if<next::Authenticate>(&reply.next)) {
+        next::Authenticate given = std::move(*credentials);
+        reply = co_await authenticate(given);
+      } else if (reply.is<next::ReadData>()) {
+        reply = co_await read_data(reply);
+      } else if (auto* chunk = std::get_if<next::ReadChunk>(&reply.next)) {
+        next::ReadChunk announced = *chunk;
+        reply = co_await read_chunk(reply, announced);
+      } else if (reply.is<next::StartTls>()) {
+        co_await io_.start_tls_after(reply);
+        restart_after_tls();
+        continue;
+      } else if (reply.is<next::Close>()) {
+        co_return co_await io_.close_with(reply);
       }
       if (reply.is_error() && ++state_.errors >= svc_.config.smtpd.max_errors) {
-        send(reply);
+        io_.send(reply);
         // Slow down clients that make errors: they are gone after this.
         Reply goodbye(421, "4.7.0", svc_.config.hostname + " Error: too many errors");
-        co_return co_await close_with(goodbye);
+        co_return co_await io_.close_with(goodbye);
       }
-      send(reply);
+      io_.send(reply);
     }
   }
 
@@ -88,15 +88,14 @@ class Session {
     Reply reply = conn_.interrupted() == service::Interrupt::timeout
                       ? Reply(421, "4.4.2", svc_.config.hostname + " Error: timeout exceeded")
                       : Reply(421, "4.3.2", svc_.config.hostname + " Service shutting down");
-    co_await close_with(reply);
+    co_await io_.close_with(reply);
   }
 
-  unsigned commands() const { return commands_; }
-  unsigned messages() const { return messages_; }
+  std::string summary() const {
+    return "commands=" + std::to_string(commands_) + " messages=" + std::to_string(messages_);
+  }
 
  private:
-  void send(const Reply& reply) { conn_.queue(format(reply)); }
-
   // Postfix's stress mode: while the pool is nearly full, every new read
   // gets at most smtpd.stress_command_timeout, so that idle and slow
   // clients make room for new ones.
@@ -104,29 +103,23 @@ class Session {
     return control_.under_stress() ? std::min(normal, svc_.config.smtpd.stress_command_timeout) : normal;
   }
 
-  asio::awaitable<void> close_with(const Reply& reply) {
-    send(reply);
-    co_await conn_.flush();
-    conn_.close();
+  asio::awaitable<void> start_tls() {
+    co_await io_.start_tls();
+    restart_after_tls();
   }
 
-  asio::awaitable<void> start_tls() {
-    // RFC 3207 §4.2: anything pipelined after STARTTLS was sent in the clear
-    // and is thrown away, never answered inside TLS.
-    conn_.discard_buffered();
-    // The certificate current now (SIGHUP may have replaced it), kept for
-    // the rest of the session.
-    tls_context_ = tls_->current();
-    co_await conn_.start_tls(*tls_context_);
+  // RFC 3207 §4.2: the client starts again from the greeting; nothing it
+  // said before the handshake counts.
+  void restart_after_tls() {
     state_ = SessionState{};
-    state_.kind = listener_.kind;
+    state_.listener = listener_;
     state_.peer = service::address_text(conn_.peer());
     state_.tls = true;
   }
 
   // RFC 4954 §4: a 334 challenge, then one base64 line from the client.
   asio::awaitable<Reply> sasl_continue(const Reply& challenge) {
-    send(challenge);
+    io_.send(challenge);
     co_await conn_.flush();
     service::Line line = co_await conn_.read_line(max_sasl_line);
     if (line.too_long) {
@@ -136,30 +129,27 @@ class Session {
     co_return handle_sasl_response(state_, line.text);
   }
 
-  asio::awaitable<Reply> authenticate() {
-    SaslExchange credentials = std::exchange(state_.sasl, SaslExchange{});
+  asio::awaitable<Reply> authenticate(const next::Authenticate& credentials) {
+    state_.sasl = SaslExchange{};
     service::AuthResult auth = co_await svc_.authenticator->verify(state_.peer, credentials.user, credentials.password);
+    const std::string what = "AUTH " + credentials.mechanism;
+    svc_.metrics.auth_attempt(service::auth_outcome_label(auth, "smtpd", what, state_.peer, credentials.user));
     switch (auth.outcome) {
       case service::AuthOutcome::success:
         state_.auth_user = auth.address;
-        svc_.metrics.auth_attempt("success");
-        log::info("smtpd: AUTH ", credentials.mechanism, " user=", auth.address, " from [", state_.peer, "]");
+        log::info("smtpd: ", what, " user=", auth.address, " from [", state_.peer, "]");
         co_return Reply(235, "2.7.0", "Authentication successful");
       case service::AuthOutcome::throttled:
-        svc_.metrics.auth_attempt("throttled");
-        log::warning("smtpd: AUTH refused for [", state_.peer, "]: too many failures");
         co_return Reply(454, "4.7.0", "Temporary authentication failure: too many failures, try later");
       case service::AuthOutcome::failure:
         break;
     }
-    svc_.metrics.auth_attempt("failure");
-    log::warning("smtpd: AUTH ", credentials.mechanism, " failed for [", state_.peer, "] user=", credentials.user);
     co_return Reply(535, "5.7.8", "Authentication credentials invalid");
   }
 
   // DATA (RFC 5321 §4.1.1.4): 354, then the body up to <CRLF>.<CRLF>.
   asio::awaitable<Reply> read_data(const Reply& go_ahead) {
-    send(go_ahead);
+    io_.send(go_ahead);
     co_await conn_.flush();
     auto body = std::make_unique<MessageBuffer>(svc_.spill_dir, memory_per_message);
     DataReader reader(svc_.config.smtpd.max_message_size, *body);
@@ -182,10 +172,10 @@ class Session {
   // BDAT (RFC 3030): exactly the announced octets, whatever the answer.
   // The chunks so far live in the transaction (state_.txn), so whatever
   // ends the transaction also throws them away.
-  asio::awaitable<Reply> read_chunk(const Reply& go_ahead, const std::string& command) {
+  asio::awaitable<Reply> read_chunk(const Reply& go_ahead, const next::ReadChunk& chunk) {
     Reply reply = go_ahead;
-    auto cmd = parse_bdat(split_args(command));
-    std::uint64_t left = cmd->size;
+    reply.next = {};
+    std::uint64_t left = chunk.size;
     bool keep = reply.code == 250;
     Transaction& txn = state_.txn;
     if (keep && !txn.chunks) txn.chunks = std::make_unique<MessageBuffer>(svc_.spill_dir, memory_per_message);
@@ -214,7 +204,7 @@ class Session {
     } else if (txn.chunk_overflow) {
       failure = reject("size", Reply(552, "5.3.4", "Message size exceeds fixed limit"));
       failed = true;
-    } else if (!txn.line_check.ok() || (cmd->last && !txn.line_check.ok_at_end())) {
+    } else if (!txn.line_check.ok() || (chunk.last && !txn.line_check.ok_at_end())) {
       failure = reject("bare_line_end", Reply(550, "5.6.0", "Bare CR or LF in message not allowed"));
       failed = true;
     }
@@ -224,14 +214,9 @@ class Session {
       state_.txn.bdat_failed = true;
       co_return failure;
     }
-    if (!cmd->last) co_return reply;
+    if (!chunk.last) co_return reply;
     auto body = std::move(txn.chunks);
     co_return co_await deliver(body);
-  }
-
-  static std::string_view split_args(const std::string& command) {
-    auto space = command.find(' ');
-    return space == std::string::npos ? std::string_view() : std::string_view(command).substr(space + 1);
   }
 
   // The body could not be kept (RFC 5321 §4.2.4: a local error, try later).
@@ -275,7 +260,7 @@ class Session {
     delivery->header = received_header(trace);
     delivery->hostname = svc_.config.hostname;
     delivery->body = std::move(body);
-    if (listener_.kind != ListenerKind::mx) {
+    if (listener_.completes_origin_fields) {
       // RFC 6409 §8.2-8.3: the submission server completes what the client left out.
       delivery->header += header::missing_origin_fields(delivery->body->head(header_scan_limit), delivery->id,
                                                  svc_.config.hostname, delivery->arrival);
@@ -303,7 +288,7 @@ class Session {
     ++messages_;
     state_.junk_commands = 0;  // as Postfix: a client that delivers mail is not idling
     if (!delivery->remote.empty() && svc_.relay_wakeup) svc_.relay_wakeup();
-    svc_.metrics.message_received(listener_.name, size);
+    svc_.metrics.message_received(std::string(listener_.name), size);
     log::info("smtpd: id=", delivery->id, " from=<", delivery->sender, "> to=", recipients, " size=", size,
               " peer=[", state_.peer, "]");
     co_return Reply(250, "2.0.0", "Ok: queued as " + delivery->id);
@@ -313,10 +298,9 @@ class Session {
   static constexpr std::size_t header_scan_limit = 256 * 1024;
 
   service::Connection& conn_;
+  service::SessionIo io_;
   Services& svc_;
-  ListenerInfo listener_;
-  std::shared_ptr<ServerTls> tls_;
-  std::shared_ptr<asio::ssl::context> tls_context_;  // set by start_tls()
+  ListenerPolicy listener_;
   service::SessionControl& control_;
   SessionState state_;
   unsigned commands_ = 0;
@@ -325,22 +309,16 @@ class Session {
 
 }  // namespace
 
-asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerInfo listener,
+asio::awaitable<void> run_session(service::Socket socket, Services& services, ListenerPolicy listener,
                                   std::shared_ptr<ServerTls> tls, std::shared_ptr<service::SessionControl> control) {
   service::Connection conn(std::move(socket));
   // However busy the client keeps it, no session holds its slot for longer.
   conn.set_deadline(std::chrono::steady_clock::now() + services.config.smtpd.session_deadline);
-  control->connection = &conn;
-  const std::string peer = service::address_text(conn.peer());
-  const std::string name = listener.name;
+  const std::string name(listener.name);
   services.metrics.connection_opened(name);
-  log::info("smtpd: connect from [", peer, "] listener=", name);
-  Session session(conn, services, std::move(listener), std::move(tls), *control);
-  std::string ending = co_await service::drive_session(session, conn, "smtpd");
-  control->connection = nullptr;
+  Session session(conn, services, listener, std::move(tls), *control);
+  co_await service::serve_session(session, conn, *control, "smtpd", name);
   services.metrics.connection_closed(name);
-  log::info("smtpd: disconnect from [", peer, "] commands=", session.commands(), " messages=", session.messages(),
-            " (", ending, ")");
 }
 
 }  // namespace aviary::smtpd

@@ -9,12 +9,10 @@
 
 #include "common/address.hpp"
 #include "smtpd/data_reader.hpp"
+#include "smtpd/listener_policy.hpp"
 #include "smtpd/message_buffer.hpp"
 
 namespace aviary::smtpd {
-
-// What a listener is for: the same session code under a different policy.
-enum class ListenerKind { mx, submission, submissions };
 
 // RFC 5321 §4.1.4 command sequence.
 enum class Phase {
@@ -48,15 +46,14 @@ struct Transaction {
   LineEndingCheck line_check;   // across chunk boundaries
 };
 
-// An AUTH exchange in progress (RFC 4954 §4), and its result.
+// An AUTH exchange in progress (RFC 4954 §4).
 struct SaslExchange {
   std::string mechanism;  // PLAIN or LOGIN; empty when none is running
-  std::string user;
-  std::string password;
+  std::string user;       // LOGIN: the user name, before the password
 };
 
 struct SessionState {
-  ListenerKind kind = ListenerKind::mx;
+  ListenerPolicy listener = mx_listener;
   Phase phase = Phase::connected;
   bool esmtp = false;
   std::string helo;

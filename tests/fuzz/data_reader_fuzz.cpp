@@ -18,20 +18,11 @@
 #include <vector>
 
 #include "smtpd/data_reader.hpp"
+#include "tests/fuzz/check.hpp"
 
 namespace {
 
 using namespace aviary::smtpd;
-
-// A broken invariant is a crash for libFuzzer, with the reason on stderr.
-#define CHECK(cond, what)                                                                   \
-  do {                                                                                      \
-    if (!(cond)) {                                                                          \
-      std::fprintf(stderr, "invariant broken: %s (%s) at %s:%d\n", what, #cond, __FILE__, \
-                   __LINE__);                                                               \
-      std::abort();                                                                         \
-    }                                                                                       \
-  } while (0)
 
 struct Reference {
   bool done = false;

@@ -11,17 +11,11 @@
 #include <string>
 #include <string_view>
 
-#include "pop3d/commands.hpp"
 #include "common/message_stream.hpp"
+#include "pop3d/commands.hpp"
+#include "tests/fuzz/check.hpp"
 
 namespace {
-
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
 
 void fuzz_commands(std::uint8_t flags, std::string_view input) {
   using namespace aviary::pop3d;
@@ -37,10 +31,10 @@ void fuzz_commands(std::uint8_t flags, std::string_view input) {
     if (line.size() > max_command_line) continue;  // the session refuses these before the table
     Reply reply = handle_command(state, line);
     std::string wire = format(reply);
-    check(wire.size() >= 5 && wire.substr(wire.size() - 2) == "\r\n", "a reply ends in CRLF");
-    check(state.state == State::authorization, "no command table path logs in without a password check");
-    if (reply.next == Next::authenticate) check(state.login_allowed(), "credentials only where login is allowed");
-    if (reply.next == Next::sasl_continue) plain_response(line);
+    CHECK(wire.size() >= 5 && wire.substr(wire.size() - 2) == "\r\n", "a reply ends in CRLF");
+    CHECK(state.state == State::authorization, "no command table path logs in without a password check");
+    if (reply.is<next::Authenticate>()) CHECK(state.login_allowed(), "credentials only where login is allowed");
+    if (reply.is<next::SaslContinue>()) plain_response(line);
   }
 }
 
@@ -53,8 +47,8 @@ void fuzz_stream(std::uint8_t flags, std::string_view message) {
   MessageStream stream(top);
   std::string out;
   int rounds = 0;
-  while (stream.next(prefix, body, out, 1 + flags % 97)) check(++rounds < 1000000, "the stream ends");
-  check(out.size() >= 3 && out.substr(out.size() - 3) == ".\r\n", "ends with the terminator");
+  while (stream.next(prefix, body, out, 1 + flags % 97)) CHECK(++rounds < 1000000, "the stream ends");
+  CHECK(out.size() >= 3 && out.substr(out.size() - 3) == ".\r\n", "ends with the terminator");
   // Before the terminator, no line is a lone "." and every "." at a line
   // start is doubled.
   std::string_view text(out);
@@ -62,13 +56,13 @@ void fuzz_stream(std::uint8_t flags, std::string_view message) {
   bool line_start = true;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (line_start && text[i] == '.') {
-      check(i + 1 < text.size() && text[i + 1] == '.', "a leading dot is stuffed");
+      CHECK(i + 1 < text.size() && text[i + 1] == '.', "a leading dot is stuffed");
       ++i;
     }
     line_start = text[i] == '\n';
   }
-  check(text.empty() || text.back() == '\n', "the last line is complete before the terminator");
-  if (!top) check(stream.octets() == message.size(), "RETR sends the whole message");
+  CHECK(text.empty() || text.back() == '\n', "the last line is complete before the terminator");
+  if (!top) CHECK(stream.octets() == message.size(), "RETR sends the whole message");
 }
 
 }  // namespace

@@ -36,24 +36,15 @@
 #include "storage/lmdb/blob.hpp"
 #include "storage/lmdb/directory.hpp"
 #include "storage/lmdb/env.hpp"
-#include "storage/lmdb/mailbox.hpp"
 #include "storage/lmdb/lmdb_store.hpp"
+#include "storage/lmdb/mailbox.hpp"
 #include "storage/lmdb/writer.hpp"
+#include "tests/fuzz/check.hpp"
 
 namespace {
 
 using namespace aviary;
 using namespace aviary::smtpd;
-
-// A broken invariant is a crash for libFuzzer, with the reason on stderr.
-#define CHECK(cond, what)                                                                   \
-  do {                                                                                      \
-    if (!(cond)) {                                                                          \
-      std::fprintf(stderr, "invariant broken: %s (%s) at %s:%d\n", what, #cond, __FILE__, \
-                   __LINE__);                                                               \
-      std::abort();                                                                         \
-    }                                                                                       \
-  } while (0)
 
 std::string temp_root;
 
@@ -167,9 +158,9 @@ void check_bdat(std::string_view args) {
 }
 
 void check_reply(const Reply& r, const CommandLine& cmd, const SessionState& state) {
-  if (r.next == Next::authenticate) {
+  if (r.is<next::Authenticate>()) {
     // Not sent: the session verifies the credentials and answers itself.
-    CHECK(state.kind != ListenerKind::mx && !state.sasl.mechanism.empty(), "credentials only in AUTH");
+    CHECK(state.listener.offers_auth && !state.sasl.mechanism.empty(), "credentials only in AUTH");
     return;
   }
   CHECK(r.code >= 200 && r.code <= 599, "reply code range");
@@ -190,16 +181,17 @@ void check_reply(const Reply& r, const CommandLine& cmd, const SessionState& sta
   }
   CHECK(crlfs == r.lines.size(), "one CRLF per reply line");
   CHECK(wire.ends_with("\r\n"), "replies end in CRLF");
-  switch (r.next) {
-    case Next::read_data: CHECK(r.code == 354 && cmd.verb == "DATA", "354 only for DATA"); break;
-    case Next::start_tls: CHECK(r.code == 220 && cmd.verb == "STARTTLS", "220 only for STARTTLS"); break;
-    case Next::close: CHECK(r.code == 221 || r.code == 421, "close after 221/421"); break;
-    case Next::read_chunk: CHECK(cmd.verb == "BDAT" && parse_bdat(cmd.args), "chunks only after a valid BDAT"); break;
-    case Next::sasl_continue: CHECK(r.code == 334 && state.kind != ListenerKind::mx, "334 only in AUTH"); break;
-    case Next::none: CHECK(r.code != 354 && r.code != 334, "354 and 334 must lead somewhere"); break;
-    default: break;
+  if (r.is<next::ReadData>()) CHECK(r.code == 354 && cmd.verb == "DATA", "354 only for DATA");
+  if (r.is<next::StartTls>()) CHECK(r.code == 220 && cmd.verb == "STARTTLS", "220 only for STARTTLS");
+  if (r.is<next::Close>()) CHECK(r.code == 221 || r.code == 421, "close after 221/421");
+  if (auto* chunk = std::get_if<next::ReadChunk>(&r.next)) {
+    auto bdat = parse_bdat(cmd.args);
+    CHECK(cmd.verb == "BDAT" && bdat, "chunks only after a valid BDAT");
+    CHECK(bdat->size == chunk->size && bdat->last == chunk->last, "the chunk is the one announced");
   }
-  if (state.kind == ListenerKind::mx) {
+  if (r.is<next::SaslContinue>()) CHECK(r.code == 334 && state.listener.offers_auth, "334 only in AUTH");
+  if (r.is<std::monostate>()) CHECK(r.code != 354 && r.code != 334, "354 and 334 must lead somewhere");
+  if (!state.listener.offers_auth) {
     CHECK(state.auth_user.empty() && r.code != 334, "no AUTH on port 25");
     for (const auto& line : r.lines) CHECK(!line.starts_with("AUTH"), "AUTH never offered on port 25");
   } else if (state.phase == Phase::mail || state.phase == Phase::rcpt) {
@@ -222,8 +214,8 @@ void check_reply(const Reply& r, const CommandLine& cmd, const SessionState& sta
 }
 
 // What the session does after authenticate: verify, answer 235 or 535.
-Reply authenticate(SessionState& state) {
-  SaslExchange credentials = std::exchange(state.sasl, SaslExchange{});
+Reply authenticate(SessionState& state, const next::Authenticate& credentials) {
+  state.sasl = SaslExchange{};
   if (credentials.user == "alice@example.test" && credentials.password == "secret") {
     state.auth_user = credentials.user;
     return Reply(235, "2.7.0", "Authentication successful");
@@ -247,9 +239,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     .metrics = *world->metrics,
                     .tls_available = tls_available,
                     .spill_dir = temp_root};
-  const ListenerKind kind = (data[0] & 2) != 0 ? ListenerKind::submission : ListenerKind::mx;
+  const ListenerPolicy listener = (data[0] & 2) != 0 ? submission_listener : mx_listener;
   SessionState state;
-  state.kind = kind;
+  state.listener = listener;
   state.peer = "192.0.2.1";
   bool in_sasl = false;  // the next line answers a 334
 
@@ -285,28 +277,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_reply(r, cmd, state);
 
     // What the session does next, without the bytes.
-    switch (r.next) {
-      case Next::close:
-        state = SessionState{};
-        state.kind = kind;
-        break;
-      case Next::start_tls:
-        state = SessionState{};
-        state.kind = kind;
-        state.tls = true;
-        break;
-      case Next::read_data: state.reset_transaction(); break;  // delivered or refused, the transaction ends
-      case Next::read_chunk:
-        if (r.code == 250 && parse_bdat(cmd.args)->last) {
-          state.reset_transaction();
-        } else if (r.code == 250) {
-          if (!state.txn.chunks) state.txn.chunks = std::make_unique<MessageBuffer>(temp_root, 1 << 16);
-          state.txn.chunks->append(line);
-        }
-        break;
-      case Next::sasl_continue: in_sasl = true; break;
-      case Next::authenticate: check_reply(authenticate(state), cmd, state); break;
-      default: break;
+    if (r.is<next::Close>() || r.is<next::StartTls>()) {
+      state = SessionState{};
+      state.listener = listener;
+      state.tls = r.is<next::StartTls>();
+    } else if (r.is<next::ReadData>()) {
+      state.reset_transaction();  // delivered or refused, the transaction ends
+    } else if (auto* chunk = std::get_if<next::ReadChunk>(&r.next)) {
+      if (r.code == 250 && chunk->last) {
+        state.reset_transaction();
+      } else if (r.code == 250) {
+        if (!state.txn.chunks) state.txn.chunks = std::make_unique<MessageBuffer>(temp_root, 1 << 16);
+        state.txn.chunks->append(line);
+      }
+    } else if (r.is<next::SaslContinue>()) {
+      in_sasl = true;
+    } else if (auto* credentials = std::get_if<next::Authenticate>(&r.next)) {
+      check_reply(authenticate(state, *credentials), cmd, state);
     }
   }
   return 0;
