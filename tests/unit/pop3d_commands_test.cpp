@@ -15,8 +15,8 @@
 
 #include "pop3d/maildrop.hpp"
 #include "pop3d/reply.hpp"
-#include "storage/blob.hpp"
-#include "storage/mailbox.hpp"
+#include "storage/lmdb/blob.hpp"
+#include "storage/lmdb/mailbox.hpp"
 #include "tests/support/store_fixture.hpp"
 
 namespace aviary::pop3d {
@@ -177,7 +177,7 @@ class Pop3CommandsTest : public StoreTest {
     s.tls = start == Start::inside_tls || start == Start::logged_in;
     s.allow_plaintext = start == Start::clear_plaintext_allowed;
     if (start == Start::logged_in) {
-      auto drop = Maildrop::open(env(), dir_.path(), "alice@example.test");
+      auto drop = Maildrop::open(store(), "alice@example.test");
       EXPECT_TRUE(drop.ok());
       if (drop) s.maildrop = std::move(drop).value();
       s.state = State::transaction;

@@ -1,4 +1,4 @@
-// units_test.cpp - sizes and durations: what parses, what is refused, how values print.
+// common_units_test.cpp - sizes and durations: what parses, what is refused, how values print.
 #include "common/units.hpp"
 
 #include <gtest/gtest.h>

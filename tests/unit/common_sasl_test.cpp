@@ -1,4 +1,4 @@
-// sasl_test.cpp - the SASL codecs behind SMTP AUTH: strict base64 (RFC 4648)
+// common_sasl_test.cpp - the SASL codecs behind SMTP AUTH: strict base64 (RFC 4648)
 // both ways, and the PLAIN message (RFC 4616) with its authzid rule.
 #include "common/sasl.hpp"
 

@@ -1,4 +1,4 @@
-// password_test.cpp - Argon2id hashes: PHC format, verification, rejection of anything else.
+// common_password_test.cpp - Argon2id hashes: PHC format, verification, rejection of anything else.
 #include "common/password.hpp"
 
 #include <argon2.h>

@@ -1,4 +1,4 @@
-// config_test.cpp - aviary.toml: the SPEC example, defaults, and every kind of bad input with its message.
+// common_config_test.cpp - aviary.toml: the SPEC example, defaults, and every kind of bad input with its message.
 #include "common/config.hpp"
 
 #include <gtest/gtest.h>

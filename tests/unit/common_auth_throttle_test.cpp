@@ -1,4 +1,4 @@
-// auth_throttle_test.cpp - the login throttle as Dovecot's auth penalty:
+// common_auth_throttle_test.cpp - the login throttle as Dovecot's auth penalty:
 // the growing, capped delay (a pure function, as a table), that it runs from
 // the last failure, per address and per account, the ban threshold, the
 // window, IPv6 counted per /64, the logins in flight per address, memory

@@ -1,4 +1,4 @@
-// aviaryctl_test.cpp - the real aviaryctl binary against a store of its own:
+// tools_aviaryctl_test.cpp - the real aviaryctl binary against a store of its own:
 // output text and JSON, exit codes, password input, and what reaches the
 // store (checked through the storage API, as a daemon would see it).
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// resolve_test.cpp - recipient resolution, one labelled row per rule.
+// storage_resolve_test.cpp - recipient resolution, one labelled row per rule.
 #include "storage/lmdb/resolve.hpp"
 
 #include "tests/support/store_fixture.hpp"

@@ -1,4 +1,4 @@
-// admission_test.cpp - the listeners' pure policies: the per-client key
+// common_admission_test.cpp - the listeners' pure policies: the per-client key
 // (IPv6 counted per /64), the stress threshold, and what an accept() error
 // does to a listener.
 #include "common/admission.hpp"

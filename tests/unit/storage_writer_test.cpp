@@ -1,4 +1,4 @@
-// writer_test.cpp - group commit: batching, per-request results, map full.
+// storage_writer_test.cpp - group commit: batching, per-request results, map full.
 #include "storage/lmdb/writer.hpp"
 
 #include <atomic>

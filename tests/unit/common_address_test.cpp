@@ -1,4 +1,4 @@
-// address_test.cpp - parse_address, normalize_domain and the canonical forms.
+// common_address_test.cpp - parse_address, normalize_domain and the canonical forms.
 #include "common/address.hpp"
 
 #include <gtest/gtest.h>

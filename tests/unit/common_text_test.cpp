@@ -1,4 +1,4 @@
-// text_test.cpp - the ASCII helpers of common/text.hpp: case mapping that
+// common_text_test.cpp - the ASCII helpers of common/text.hpp: case mapping that
 // leaves UTF-8 alone, and decimal numbers that saturate or refuse past 64 bits.
 #include "common/text.hpp"
 
