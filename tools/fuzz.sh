@@ -33,22 +33,22 @@ target_flags=("${common_flags[@]}" -Werror -fsanitize=fuzzer,address,undefined -
 
 # What each target needs, and no more. The store is one library: all of
 # storage/, and the common/ files it uses.
-storage_sources=(storage/*.cpp storage/lmdb/*.cpp common/units.cpp)
+storage_sources=(storage/*.cpp storage/lmdb/*.cpp common/units.cpp common/header.cpp common/address.cpp)
 data_reader_sources=(smtpd/data_reader.cpp)
 smtp_command_sources=(
   smtpd/command_parser.cpp smtpd/commands.cpp smtpd/data_reader.cpp smtpd/message_buffer.cpp smtpd/metrics.cpp
   smtpd/reply.cpp
-  common/address.cpp common/log.cpp common/sasl.cpp
+  common/log.cpp common/sasl.cpp
   "${storage_sources[@]}"
 )
 pop3_command_sources=(
   pop3d/commands.cpp pop3d/maildrop.cpp common/message_stream.cpp pop3d/reply.cpp
-  common/address.cpp common/log.cpp common/sasl.cpp
+  common/log.cpp common/sasl.cpp
   "${storage_sources[@]}"
 )
 smtp_reply_sources=(
-  relay/client_reply.cpp relay/dsn.cpp smtpd/delivery.cpp relay/host_name.cpp common/header.cpp smtpd/message_buffer.cpp
-  common/address.cpp common/log.cpp
+  relay/client_reply.cpp relay/dsn.cpp smtpd/delivery.cpp relay/host_name.cpp smtpd/message_buffer.cpp
+  common/log.cpp
   "${storage_sources[@]}"
 )
 data_reader_libs=()

@@ -21,7 +21,6 @@
 
 namespace {
 
-using namespace aviary::smtpd;
 using namespace aviary::relay;
 
 #define CHECK(cond, what)                                   \
